@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from agent.models.tiny import TinyBundle, build_tiny_opencua, build_tiny_uitars
+from compression import compat
 from compression.models import chunk_positions, resolve
 
 FAMILIES = ("uitars", "opencua")
@@ -114,7 +115,7 @@ def masked_attention(model, allowed: list[torch.Tensor]) -> Iterator[None]:
     def pre_hook(attn, args, kwargs):
         hidden = kwargs["hidden_states"]
         q_len = hidden.shape[1]
-        cache = kwargs.get("past_key_values")
+        cache = compat.cache_of(kwargs)
         kv_len = (cache.layers[attn.layer_idx].get_seq_length() if cache is not None else 0) + q_len
         vis = allowed[attn.layer_idx][:, kv_len - q_len : kv_len, :kv_len]  # (Hkv, q, kv)
         G = attn.q_proj.out_features // attn.head_dim // vis.shape[0]
