@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 TRANSFORMERS_VERSION = Version(transformers.__version__)
-TESTED_RANGE = (Version("5.2.0"), Version("5.24.0"))
+TESTED_RANGE = (Version("5.2.0"), Version("5.24.0"))  # CI runs both ends; pyproject: >=oldest,<next minor
 
 # (first release, cache keyword) in release order; a release uses the last row whose first release it has reached.
 _CACHE_KEYWORDS: tuple[tuple[Version, str], ...] = (

@@ -132,6 +132,7 @@ class OpenCUAForConditionalGeneration(OpenCUAPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        cache_position: torch.LongTensor | None = None,
         **kwargs: Any,
     ):
         """Embed `input_ids`, replace the media placeholders by image features, run the language model.
@@ -145,6 +146,8 @@ class OpenCUAForConditionalGeneration(OpenCUAPreTrainedModel, GenerationMixin):
         if cache is not None and past_key_values is not None and cache is not past_key_values:
             raise ValueError("forward got two different caches (cache= and past_key_values=); pass one")
         cache = cache if cache is not None else past_key_values
+        if cache_position is not None:  # transformers 5.2's generate passes it; later releases dropped it
+            kwargs["cache_position"] = cache_position
         grid = image_grid_thw if image_grid_thw is not None else grid_thws
         if inputs_embeds is None:
             if input_ids is None:

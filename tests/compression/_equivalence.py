@@ -10,6 +10,7 @@ cache (physical index == logical id), either through ``generate`` or as one forw
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
@@ -81,7 +82,7 @@ def generate_kwargs(model, ids: torch.Tensor, grids: torch.Tensor | None) -> dic
     token types (transformers >= 5.2x computes 3-D positions from them)."""
     resolved = resolve(model)
     kw = {} if grids is None else {resolved.adapter.grid_kwarg: grids}
-    if resolved.adapter.rope == "mrope":
+    if resolved.adapter.rope == "mrope" and "mm_token_type_ids" in inspect.signature(type(model).forward).parameters:
         kw["mm_token_type_ids"] = (ids == resolved.image_token_id).long()
     return kw
 
