@@ -101,7 +101,8 @@ class EvalConfig(BaseModel):
     model: alias, hub id, local path, `tiny`, `tiny-opencua` or `script:FILE`.
     methods: compression methods (`compression.METHODS` names); budgets: percent of tokens kept, each in (0, 100].
     frames: screenshots in context for AgentNetBench (the current one included), both families; default 5, the
-        reference's image_slots. context: "incremental" or "stateless" (the reference's layout, re-prefilled every step).
+        reference's image_slots; synthdesk too. context: "incremental" or "stateless" (the reference's layout,
+        re-prefilled every step).
     instruction_level: AndroidControl prompt, "high" (goal) or "low" (goal + step instruction).
     max_new_tokens: reply cap (default: the reference's per benchmark). min_pixels / max_pixels: smart_resize
         limits of the image sent. limit: only the first N samples of the dataset. shard: this process's shard.
@@ -175,7 +176,8 @@ class EvalConfig(BaseModel):
 
         Strings are accepted for `methods` ("gui_kv,full"), `budgets` ("1,3,5") and `shard` ("0/2"). `data` /
         `images` default to the benchmark's environment variables (`ENV_VARS`; synthdesk falls back to
-        `SYNTHDESK_DIR` and seed 0), `max_new_tokens` to `MAX_NEW_TOKENS`. The shard is not taken from RANK/WORLD_SIZE here (see `shard_from_env`).
+        `SYNTHDESK_DIR` and seed 0), `max_new_tokens` to `MAX_NEW_TOKENS`. The shard is not taken from
+        RANK/WORLD_SIZE here (see `shard_from_env`).
         """
         env = os.environ if env is None else env
         values = {k: v for k, v in values.items() if v is not None}

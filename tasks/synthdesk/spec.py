@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tasks.synthdesk.fonts import text_width
-from tasks.synthdesk.vocab import CELL, DELETE, FONT_SIZE, ICONS, SEARCH, WORDS
+from tasks.synthdesk.vocab import CELL, DELETE, FONT_SIZE, ICONS, SEARCH, TITLE_FONT_SIZE, WORDS
 from tasks.synthdesk.widgets import Box, Widget
 
 __all__ = ["AppSpec", "Command", "Menu", "MenuItem", "Needs", "cells_for", "generate_spec"]
@@ -166,7 +166,7 @@ def _menus(rng: random.Random, size: tuple[int, int], density: float, needs: Nee
     positions = rng.sample([(m, i) for m, n in enumerate(slots) for i in range(n)], len(commands))
     wanted = dict(zip(positions, commands))
     for m, title in enumerate(titles):
-        width = cells_for(title, pad=12)
+        width = cells_for(title, pad=20, size=TITLE_FONT_SIZE)
         if col + width > cols - 2:
             raise _NoRoom("menu bar full")
         items = []

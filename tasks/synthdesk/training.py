@@ -20,8 +20,9 @@ at the screen size, which is the model-image size: 448x336, 504x364 or 420x308, 
 `prior_replies` (gold replies of the earlier steps), `reply` (the gold reply of this step), `action_type`,
 `target_box` / `target_point` (click: the target's box and the clicked pixel, its centre), `text` (type),
 `key` (hotkey), `memory` (the step needs a notice only an earlier frame shows), `step` and `n_steps`.
-For dense supervision the target's image token is the 28 px cell `(x // 28, y // 28)` of `target_point` (row-major
-index `(y // 28) * (width // 28) + x // 28`); every cell inside `target_box` belongs to the target.
+For dense supervision, `target_token` is the row-major index of the 28 px cell (image token after the 2 x 2 merge)
+under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
+`target_box` (boxes are cell-aligned, so these cells show the target and nothing else).
 
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
@@ -41,6 +42,7 @@ from PIL import Image
 
 from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind
 from tasks.synthdesk.generate import draw, generate
+from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
 __all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "sample"]
@@ -100,6 +102,24 @@ class TrainSample:
     def size(self) -> tuple[int, int]:
         """(width, height) of the frames in pixels."""
         return self.frames[-1].size
+
+    @property
+    def target_token(self) -> int | None:
+        """Click steps: the row-major index of the 28 px cell (image token) under `target_point`; else None."""
+        if self.target_point is None:
+            return None
+        x, y = self.target_point
+        return (y // CELL) * (self.size[0] // CELL) + x // CELL
+
+    @property
+    def target_tokens(self) -> tuple[int, ...]:
+        """Click steps: the row-major indices of every 28 px cell inside `target_box` (the whole target); else ()."""
+        if self.target_box is None:
+            return ()
+        x1, y1, x2, y2 = self.target_box
+        cols = self.size[0] // CELL
+        rows, columns = range(y1 // CELL, (y2 + CELL - 1) // CELL), range(x1 // CELL, (x2 + CELL - 1) // CELL)
+        return tuple(r * cols + c for r in rows for c in columns)
 
 
 def _task(rng_or_index: int | random.Random, kind: Kind | None, density: float | None, template: str | None,

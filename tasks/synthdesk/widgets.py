@@ -70,11 +70,8 @@ def box_contains(box: Box, x: float, y: float) -> bool:
 
 @dataclass(frozen=True)
 class Screen:
-    """One rendered screen: the RGB image and the widgets on it, in paint order (later ones are on top).
-
-    `widgets` lists everything painted, decoration included; `targets` only the interactive widgets that a click at
-    their centre would reach (not covered by a dialog, an open menu or a notice).
-    """
+    """One rendered screen: the RGB image and the widgets on it, in paint order (later ones are on top), decoration
+    included (`tasks.synthdesk.app.hit` finds the widget a click lands on)."""
 
     image: Image.Image
     widgets: tuple[Widget, ...]

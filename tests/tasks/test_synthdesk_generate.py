@@ -62,7 +62,8 @@ def test_task_kinds_have_their_shapes() -> None:
         assert len(task.instruction) <= 80
         if task.kind == "grounding":
             (step,) = task.steps
-            assert step.action == "click" and task.instruction == f"click {step.target.label}"  # type: ignore[union-attr]
+            assert step.target is not None and step.action == "click"
+            assert task.instruction == f"click {step.target.label}"
             continue
         assert kinds[-1] == "finished" and "finished" not in kinds[:-1]
         memory = [i for i, s in enumerate(task.steps) if s.memory]

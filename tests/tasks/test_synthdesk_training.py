@@ -25,6 +25,11 @@ def test_sample_holds_frames_layouts_and_the_gold_of_one_step(kind: str) -> None
             assert s.target_box is not None and s.target_point is not None
             assert box_contains(s.target_box, *s.target_point)
             assert any(w.box == s.target_box and w.interactive for w in s.layouts[-1])
+            x1, y1, x2, y2 = s.target_box
+            assert s.target_token in s.target_tokens
+            assert len(s.target_tokens) == (x2 - x1) * (y2 - y1) // 28 ** 2  # cell-aligned
+        else:
+            assert s.target_token is None and s.target_tokens == ()
         assert (s.text is not None) == (s.action_type == "type")
 
 
