@@ -52,3 +52,16 @@ def test_sample_from_an_rng_draws_kinds_and_respects_density_and_template() -> N
         training.sample(0, "grounding", step=1)
     with pytest.raises(TypeError):
         training.sample(-1)
+
+
+def test_synthdesk_imports_no_torch_no_agent_no_tk() -> None:
+    import subprocess
+    import sys
+
+    from paths import REPO_DIR
+
+    code = ("import sys, tasks.synthdesk, tasks.synthdesk.training, tasks.synthdesk.tkapp; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'torch', 'transformers', 'agent', 'eval', 'tkinter', 'compression'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
