@@ -20,7 +20,7 @@ from agent.trajectory import RunStatus
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNFINISHED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 METHOD_CHOICES = ("full", "snapkv", "pyramidkv", "vlcache", "gui_kv")
-BENCHMARK_CHOICES = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web")
+BENCHMARK_CHOICES = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk")
 
 
 def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_default: str = "runs/<timestamp>",
@@ -80,16 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("benchmark", choices=BENCHMARK_CHOICES)
     ev.add_argument("--data", default=None,
                     help="annotation file or folder. Default: the reference's variable (AGENTNETBENCH_DATA, "
-                         "ANDROIDCONTROL_TEST, MM_MIND2WEB_TEST, SCREENSPOT_TEST, SCREENSPOTPRO_TEST)")
+                         "ANDROIDCONTROL_TEST, MM_MIND2WEB_TEST, SCREENSPOT_TEST, SCREENSPOTPRO_TEST); synthdesk "
+                         "reads none")
     ev.add_argument("--images", default=None,
                     help="image folder. Default: the reference's variable (AGENTNETBENCH_IMGS, ANDROIDCONTROL_IMGS, "
-                         "MM_MIND2WEB_IMGS, SCREENSPOT_IMGS, SCREENSPOTPRO_IMGS)")
+                         "MM_MIND2WEB_IMGS, SCREENSPOT_IMGS, SCREENSPOTPRO_IMGS); synthdesk writes its screenshots "
+                         "there (SYNTHDESK_DIR, else runs/synthdesk)")
+    ev.add_argument("--seed", type=int, default=None,
+                    help="synthdesk only: seed of the held-out tasks it generates (disjoint from training ones). "
+                         "Default: 0")
     _add_common(ev, method_list=True, out_default="runs/eval/<benchmark>_<model>_<context>",
-                frames_default="5, the reference's image_slots (AgentNetBench only)")
+                frames_default="5, the reference's image_slots (AgentNetBench and synthdesk)")
     ev.add_argument("--budget", default="10",
                     help="comma-separated budgets in percent of the tokens seen, each in (0, 100], e.g. "
                          "1,3,5,10,20,40,80. Default: 10")
-    ev.add_argument("--limit", type=int, default=None, help="score only the first N samples. Default: all")
+    ev.add_argument("--limit", type=int, default=None,
+                    help="score only the first N samples. Default: all (synthdesk: 300 tasks, kinds in turn)")
     ev.add_argument("--resume", action="store_true", help="skip the samples already in --out/results.jsonl")
     ev.add_argument("--shard", default=None,
                     help="I/N: score only the samples at positions p with p %% N == I. Default: RANK/WORLD_SIZE "
@@ -97,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--skip-missing", action="store_true", help="record samples with missing images as skipped")
     ev.add_argument("--max-new-tokens", type=int, default=None,
                     help="reply length cap in tokens. Default: the reference's (AgentNetBench 1000, AndroidControl "
-                         "600, Mind2Web 500, ScreenSpot-v2 200, ScreenSpot-Pro 400)")
+                         "600, Mind2Web 500, ScreenSpot-v2 200, ScreenSpot-Pro 400); synthdesk 96")
     ev.add_argument("--instruction-level", choices=("high", "low"), default="high",
                     help="AndroidControl prompt: goal only (high) or goal + step instruction (low). Default: high")
     ev.add_argument("--max-pixels", type=int, default=None,

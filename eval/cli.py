@@ -29,7 +29,8 @@ def _error(message: str, code: int) -> int:
 def resolve_out(config: EvalConfig, out: str | None, *, shard_from_launcher: bool) -> Path:
     """The output directory: `--out` or the default named from the config; a shard assigned by the launcher (or
     given without --out) writes into its own `shard-I-of-N` sub-directory, so ranks never share a file."""
-    base = Path(out) if out else default_out(config.benchmark, config.model, config.context)
+    name = config.benchmark if config.seed is None else f"{config.benchmark}-s{config.seed}"
+    base = Path(out) if out else default_out(name, config.model, config.context)
     if config.shard is not None and (shard_from_launcher or out is None):
         return base / f"shard-{config.shard.index}-of-{config.shard.count}"
     return base
@@ -48,6 +49,7 @@ def eval_command(args: argparse.Namespace) -> int:
             min_pixels=args.min_pixels, max_pixels=args.max_pixels, limit=args.limit,
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,
             trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer,
+            seed=args.seed,
         )
         out = resolve_out(config, args.out, shard_from_launcher=launcher_shard is not None)
         summary = run_eval(config, out, resume=args.resume, show_progress=progress_enabled(args.quiet))

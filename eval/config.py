@@ -17,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 __all__ = [
     "BENCHMARKS", "ConfigError", "DEFAULT_MAX_PIXELS", "REFERENCE_FRAMES", "DEFAULT_MIN_PIXELS", "ENV_VARS", "EvalConfig",
-    "MAX_NEW_TOKENS", "METHOD_NAMES", "RunKey", "Shard", "default_out", "parse_budgets", "parse_methods",
-    "parse_shard", "shard_from_env",
+    "MAX_NEW_TOKENS", "METHOD_NAMES", "RunKey", "SYNTHDESK_DIR", "SYNTHDESK_SIZE", "Shard", "default_out",
+    "parse_budgets", "parse_methods", "parse_shard", "shard_from_env",
 ]
 
-Benchmark = Literal["screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web"]
-BENCHMARKS: tuple[str, ...] = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web")
+Benchmark = Literal["screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk"]
+BENCHMARKS: tuple[str, ...] = (
+    "screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk",
+)
 #: The compression registry's names (`compression.METHODS`; kept here so the CLI validates without importing torch).
 METHOD_NAMES: tuple[str, ...] = ("full", "snapkv", "pyramidkv", "vlcache", "gui_kv")
 #: The reference's environment variables for (--data, --images), per benchmark (spec-benchmarks.md §1.1).
@@ -32,10 +34,16 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "mind2web": ("MM_MIND2WEB_TEST", "MM_MIND2WEB_IMGS"),
     "screenspot-v2": ("SCREENSPOT_TEST", "SCREENSPOT_IMGS"),
     "screenspot-pro": ("SCREENSPOTPRO_TEST", "SCREENSPOTPRO_IMGS"),
+    "synthdesk": ("SYNTHDESK_DIR", "SYNTHDESK_DIR"),
 }
+#: synthdesk generates its tasks: without --data/--images (or SYNTHDESK_DIR) its screenshots go here.
+SYNTHDESK_DIR = Path("runs") / "synthdesk"
+#: synthdesk tasks scored when no --limit is given.
+SYNTHDESK_SIZE = 300
 #: The reference's `--max_new_tokens` per benchmark (spec-benchmarks.md §1.5).
 MAX_NEW_TOKENS: dict[str, int] = {
     "agentnetbench": 1000, "androidcontrol": 600, "mind2web": 500, "screenspot-v2": 200, "screenspot-pro": 400,
+    "synthdesk": 96,  # a gold reply is at most ~70 characters; the byte tokenizer spends one token per character
 }
 #: smart_resize limits of the image sent to the model: what the reference's UI-TARS processor ends up with
 #: (spec-benchmarks.md §1.3: factor 28, min 78,400, max 12,845,056 pixels).
@@ -93,7 +101,8 @@ class EvalConfig(BaseModel):
     model: alias, hub id, local path, `tiny`, `tiny-opencua` or `script:FILE`.
     methods: compression methods (`compression.METHODS` names); budgets: percent of tokens kept, each in (0, 100].
     frames: screenshots in context for AgentNetBench (the current one included), both families; default 5, the
-        reference's image_slots. context: "incremental" or "stateless" (the reference's layout, re-prefilled every step).
+        reference's image_slots; synthdesk too. context: "incremental" or "stateless" (the reference's layout,
+        re-prefilled every step).
     instruction_level: AndroidControl prompt, "high" (goal) or "low" (goal + step instruction).
     max_new_tokens: reply cap (default: the reference's per benchmark). min_pixels / max_pixels: smart_resize
         limits of the image sent. limit: only the first N samples of the dataset. shard: this process's shard.
@@ -121,6 +130,7 @@ class EvalConfig(BaseModel):
     skip_missing: bool = False
     trust_remote_code: bool = False
     trust_remote_tokenizer: bool = False
+    seed: int | None = Field(None, ge=0)
 
     @field_validator("methods")
     @classmethod
@@ -144,6 +154,18 @@ class EvalConfig(BaseModel):
             raise ValueError(f"min_pixels={self.min_pixels} must be <= max_pixels={self.max_pixels}")
         return self
 
+    @model_validator(mode="after")
+    def _seed(self) -> "EvalConfig":
+        if self.seed is not None and self.benchmark != "synthdesk":
+            raise ValueError(f"seed={self.seed} is for synthdesk only, not {self.benchmark}")
+        return self
+
+    def loader_options(self) -> dict[str, Any]:
+        """Extra options of `tasks.load` for this benchmark: synthdesk's seed and size, nothing elsewhere."""
+        if self.benchmark != "synthdesk":
+            return {}
+        return {"seed": self.seed or 0, "size": self.limit or SYNTHDESK_SIZE}
+
     def runs(self) -> list[RunKey]:
         """The sweep, method by method and budget by budget; "full" runs once (budget None)."""
         keys: list[RunKey] = []
@@ -157,8 +179,9 @@ class EvalConfig(BaseModel):
         """Validate `values` (None means "use the default"); ConfigError if anything is wrong.
 
         Strings are accepted for `methods` ("gui_kv,full"), `budgets` ("1,3,5") and `shard` ("0/2"). `data` /
-        `images` default to the benchmark's environment variables (`ENV_VARS`), `max_new_tokens` to
-        `MAX_NEW_TOKENS`. The shard is not taken from RANK/WORLD_SIZE here (see `shard_from_env`).
+        `images` default to the benchmark's environment variables (`ENV_VARS`; synthdesk falls back to
+        `SYNTHDESK_DIR` and seed 0), `max_new_tokens` to `MAX_NEW_TOKENS`. The shard is not taken from
+        RANK/WORLD_SIZE here (see `shard_from_env`).
         """
         env = os.environ if env is None else env
         values = {k: v for k, v in values.items() if v is not None}
@@ -167,10 +190,15 @@ class EvalConfig(BaseModel):
             raise ConfigError(f"benchmark={bench!r}; allowed: {', '.join(BENCHMARKS)}")
         for field, var in zip(("data", "images"), ENV_VARS[bench]):
             if field not in values:
-                if not env.get(var):
+                if env.get(var):
+                    values[field] = env[var]
+                elif bench == "synthdesk":
+                    values[field] = SYNTHDESK_DIR
+                else:
                     raise ConfigError(f"--{field} is required for {bench} (or set the environment variable {var})")
-                values[field] = env[var]
             values[field] = Path(values[field]).expanduser().absolute()
+        if bench == "synthdesk":
+            values.setdefault("seed", 0)
         if isinstance(values.get("methods"), str):
             values["methods"] = parse_methods(values["methods"])
         if isinstance(values.get("budgets"), str):

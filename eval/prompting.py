@@ -15,6 +15,9 @@ OpenCUA prompt have none. Choices where the reference cannot be followed (record
   spec §8.1 item 7, which also depends on run order and could not be reproduced under sharding).
 * AgentNetBench OpenCUA: the intended N-screenshot layout (the reference's indentation bug, §8.1 item 1, is not
   reproduced).
+
+synthdesk (the project's own benchmark) has no reference: it uses the live agent's transcript layout
+(`synthdesk_transcript`), so replay, training and the live demo prompt the model alike.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from PIL import Image
 
 from actions.coords import smart_resize
 from agent import prompts
-from tasks.schema import AgentNetEpisode, AgentNetStep, AndroidControlStep, GroundingSample, Mind2WebStep
+from agent.context import Transcript
+from tasks.schema import (
+    AgentNetEpisode, AgentNetStep, AndroidControlStep, GroundingSample, Mind2WebStep, SynthdeskTask,
+)
 
 __all__ = [
     "AgentNetConversation", "Message", "SYSTEM_MESSAGE", "androidcontrol_messages", "grounding_messages",
-    "mind2web_messages", "model_image",
+    "mind2web_messages", "model_image", "synthdesk_transcript",
 ]
 
 Family = Literal["uitars", "opencua"]
@@ -89,6 +95,15 @@ def mind2web_messages(step: Mind2WebStep, family: Family, image: Image.Image,
     """One call of the Mind2Web scroll loop: `previous_actions` = the record's plus the loop's "Scroll down." lines."""
     text = prompts.render(f"mind2web_{family}", instruction=step.task, previous_actions="\n".join(previous_actions))
     return _with_system(family, _user(image, text))
+
+
+def synthdesk_transcript(task: SynthdeskTask, *, frames: int, context: Literal["incremental", "stateless"]
+                         ) -> Transcript:
+    """synthdesk: the live agent's own conversation (`agent.context.Transcript`, N = `frames` screenshots) with
+    gui-tiny's short prompts: system `synthdesk_system`, first user turn `Task: <instruction>`, then one user turn
+    per screenshot and the model's reply to it. Training builds the same conversation with the gold replies."""
+    return Transcript(prompt=prompts.synthdesk_task_prompt(task.instruction), frames=frames, mode=context,
+                      system=prompts.synthdesk_system_prompt())
 
 
 @dataclass

@@ -6,6 +6,8 @@
   (or up) is shown, when it exists; the last reply is scored with the block it was made on.
 * AgentNetBench: the episode's steps in order within one conversation (`eval.prompting.AgentNetConversation`),
   the model's own replies as history; incremental (one KV cache for the episode) or stateless.
+* synthdesk: the task's steps in order within one conversation (`eval.prompting.synthdesk_transcript`, the live
+  agent's layout), the gold screenshots with the model's own replies as history, each step scored on its own.
 
 Each reply is parsed with the size of the image the model saw. A reply that does not parse is data: the step is
 scored as failed with the parse error. Anything else (a bug, out of memory) propagates; results already written
@@ -34,12 +36,14 @@ from actions.uitars import parse_uitars
 from agent.policy import PolicyReply
 from eval.flops import DecodeCostModel
 from eval.metrics import score_sample
+from eval.metrics import synthdesk as synthdesk_metrics
 from eval.metrics.mind2web import compat_prediction as mind2web_prediction
 from eval.prompting import (
     AgentNetConversation, Message, androidcontrol_messages, grounding_messages, mind2web_messages, model_image,
+    synthdesk_transcript,
 )
 from eval.results import CallRecord, StepResult
-from tasks.schema import AgentNetEpisode, AndroidControlStep, GroundingSample, Mind2WebStep
+from tasks.schema import AgentNetEpisode, AndroidControlStep, GroundingSample, Mind2WebStep, SynthdeskTask
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +222,25 @@ def _agentnet(episode: AgentNetEpisode, engine: ReplayEngine, s: ReplaySettings,
     return results
 
 
+def _synthdesk(task: SynthdeskTask, engine: ReplayEngine, s: ReplaySettings, position: int) -> list[StepResult]:
+    transcript = synthdesk_transcript(task, frames=s.frames, context=engine.context)
+    engine.start(position)
+    results: list[StepResult] = []
+    for step in task.steps:
+        image, size = model_image(step.image, s.min_pixels, s.max_pixels)
+        transcript.observe(image)
+        call, raw = _call(engine, transcript.messages(), image, size)
+        transcript.record_reply(raw)
+        parsed, error = parse_reply(call.text, engine.family, image.size)
+        score = synthdesk_metrics.score_step(task, step, parsed, error=error)
+        results.append(StepResult(sample_id=step.sample_id, calls=(call,), parsed=parsed, error=error,
+                                  score=score.model_dump(mode="json")))
+    return results
+
+
 _REPLAYERS: dict[type, Callable[..., list[StepResult]]] = {
     GroundingSample: _single, AndroidControlStep: _single, Mind2WebStep: _mind2web, AgentNetEpisode: _agentnet,
+    SynthdeskTask: _synthdesk,
 }
 
 

@@ -1,5 +1,6 @@
 """The Markdown report of a summary: the headline metric across methods (rows) and budgets (columns), then one
-line per run with both metric variants and the costs."""
+line per run with both metric variants and the costs; for synthdesk, then each run's accuracy per task kind next
+to its chance level."""
 
 from __future__ import annotations
 
@@ -47,4 +48,21 @@ def markdown_report(summary: dict[str, Any]) -> str:
             f"| {_pct(main_metric(bench, r['metrics'], 'compat'))} | {_pct(main_metric(bench, r['metrics'], 'fixed'))} "
             f"| {cost['prompt_tokens_mean']:.0f} | {cost['kv_entries_mean']:.0f} | {cost['kv_bytes_mean'] / 2**20:.2f} "
             f"| {cost['decode_flops_per_token'] / 1e6:.3f} | {vs_full} |")
+    if bench == "synthdesk":
+        for r in runs:
+            lines += _synthdesk_kinds(r)
     return "\n".join(lines) + "\n"
+
+
+def _synthdesk_kinds(run: dict[str, Any]) -> list[str]:
+    """One run's accuracy per task kind (and on the memory steps alone), each beside its chance level."""
+    m = run["metrics"]["compat"]
+    lines = ["", f"{run['run']}: accuracy by task kind, % (chance: a random argument of the right action type; "
+             f"unparsable replies {_pct(m['unparsable_rate'])}%)", "",
+             "| kind | steps | step acc | chance | tasks | task success | chance |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    blocks = [*m["by_kind"].items(), ("memory steps", m["memory"]), ("all", m)]
+    for name, b in blocks:
+        lines.append(f"| {name} | {b['steps']} | {_pct(b['step_accuracy'])} | {_pct(b['chance_step'])} "
+                     f"| {b['tasks']} | {_pct(b['task_success'])} | {_pct(b['chance_task'])} |")
+    return lines

@@ -33,7 +33,7 @@ from eval.results import (
     CONFIG_FILE, RESULTS_FILE, ResultRow, ResultsFile, StepResult, check_config, merge_rows, write_config,
 )
 from eval.summary import build_summary
-from tasks.schema import AgentNetEpisode, SkippedSample
+from tasks.schema import AgentNetEpisode, SkippedSample, SynthdeskTask
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     """
     out = Path(out)
     _prepare(out, config, resume)
-    dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing)
+    dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing,
+                         **config.loader_options())
     ids = list(dataset.sample_ids)[: config.limit]
     index = {sid: i for i, sid in enumerate(ids)}
     mine = [sid for sid in ids if config.shard is None or config.shard.owns(index[sid])]
@@ -133,14 +134,15 @@ def _prepare(out: Path, config: EvalConfig, resume: bool) -> None:
 
 
 def _positions(config: EvalConfig, ids: list[str]) -> dict[str, int]:
-    """Script positions: the scored units (AgentNetBench steps, else samples) before each sample in the dataset."""
-    if config.benchmark != "agentnetbench":
+    """Script positions: the scored units (AgentNetBench and synthdesk steps, else samples) before each sample in
+    the dataset."""
+    if config.benchmark not in ("agentnetbench", "synthdesk"):
         return {sid: i for i, sid in enumerate(ids)}
-    meta = tasks.load(config.benchmark, config.data, config.images, check_images=False)
+    meta = tasks.load(config.benchmark, config.data, config.images, check_images=False, **config.loader_options())
     positions, n = {}, 0
     for episode in meta.subset(ids):
         positions[episode.sample_id] = n
-        n += len(episode.steps) if isinstance(episode, AgentNetEpisode) else 1
+        n += len(episode.steps) if isinstance(episode, (AgentNetEpisode, SynthdeskTask)) else 1
     return positions
 
 

@@ -24,6 +24,7 @@ MAIN_METRIC: dict[str, tuple[str, ...]] = {
     "agentnetbench": ("overall_score",),
     "androidcontrol": ("step_accuracy",),
     "mind2web": ("overall_metrics", "step_accuracy"),
+    "synthdesk": ("step_accuracy",),
 }
 
 

@@ -1,7 +1,8 @@
 """Benchmark loaders: the real on-disk formats of the five GUI benchmarks, read into typed samples.
 
 `tasks.load(name, data=PATH, images=PATH, **options)` returns a `Dataset`: `len()`, deterministic iteration (files in
-a documented fixed or sorted order, records in file order), `sample_ids`, `subset(ids)`. Options common to every
+a documented fixed or sorted order, records in file order), `sample_ids`, `subset(ids)`. `synthdesk` is procedural:
+its tasks are generated from a seed (`tasks.synthdesk`). Options common to every
 loader: `check_images=True`, `skip_missing=False` (see `tasks.dataset.ImageOptions`); the per-loader ones are in each
 module's `load` docstring. Paths are taken as given: environment-variable defaults are the CLI's job. Nothing here
 scores (that is `eval.metrics`); nothing here imports torch.
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks import agentnetbench, androidcontrol, mind2web, screenspot_pro, screenspot_v2
+from tasks import agentnetbench, androidcontrol, mind2web, screenspot_pro, screenspot_v2, synthdesk
 from tasks.dataset import Dataset, ImageOptions
 from tasks.errors import DatasetFormatError, MissingImageError, TaskError
 from tasks.schema import (
@@ -31,6 +32,8 @@ from tasks.schema import (
     Mind2WebStep,
     Sample,
     SkippedSample,
+    SynthdeskStep,
+    SynthdeskTask,
 )
 
 LOADERS: dict[str, Callable[..., Dataset[Any]]] = {
@@ -39,8 +42,10 @@ LOADERS: dict[str, Callable[..., Dataset[Any]]] = {
     "agentnetbench": agentnetbench.load,
     "androidcontrol": androidcontrol.load,
     "mind2web": mind2web.load,
+    "synthdesk": synthdesk.load,
 }
-"""Benchmark name -> loader. Each loader is `load(data, images, **options) -> Dataset`."""
+"""Benchmark name -> loader. Each loader is `load(data, images, **options) -> Dataset`. synthdesk generates its
+tasks (options `seed`, `size`, `split`) and writes their screenshots under `images`; it reads no `data`."""
 
 
 def load(name: str, data: str | Path, images: str | Path, **options: Any) -> Dataset[Any]:
@@ -61,5 +66,6 @@ def load(name: str, data: str | Path, images: str | Path, **options: Any) -> Dat
 __all__ = [
     "A11yNode", "AgentNetAction", "AgentNetEpisode", "AgentNetStep", "AndroidControlAction", "AndroidControlStep",
     "AnyItem", "Box", "Dataset", "DatasetFormatError", "GroundingSample", "ITEM_ADAPTER", "ImageOptions", "LOADERS",
-    "MissingImageError", "Mind2WebBlock", "Mind2WebStep", "Sample", "SkippedSample", "TaskError", "load",
+    "MissingImageError", "Mind2WebBlock", "Mind2WebStep", "Sample", "SkippedSample", "SynthdeskStep", "SynthdeskTask",
+    "TaskError", "load",
 ]

@@ -21,6 +21,9 @@ Sources (facts; see spec-benchmarks.md and spec-actions.md):
 * `agentnetbench_*`, `androidcontrol_{high,low}_*`, `mind2web_*`: the GUI-KV benchmark prompts with their quirks
   (spec-benchmarks §2.2, §3.2, §4.2); their OpenCUA "L2" copy indents one bullet differently and uses the
   `success|failure` enum.
+* `synthdesk_system`, `synthdesk_task`: the project's own short prompts for gui-tiny on synthdesk (issue 9): a
+  system message under 150 characters naming the UI-TARS-1.5 calls it answers with, and the task line. The model's
+  tokenizer is byte-level (one token per character), so they are kept short.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ __all__ = [
     "opencua_instruction",
     "opencua_system_prompt",
     "render",
+    "synthdesk_system_prompt",
+    "synthdesk_task_prompt",
     "template",
     "uitars_grounding_prompt",
     "uitars_prompt",
@@ -157,3 +162,13 @@ def opencua_history(
 def opencua_grounding_prompt(instruction: str) -> str:
     """GUI-KV's OpenCUA grounding text: the system sentence, a newline, the instruction."""
     return render("opencua_grounding", instruction=instruction)
+
+
+def synthdesk_system_prompt() -> str:
+    """The system message of gui-tiny on synthdesk (under 150 characters)."""
+    return template("synthdesk_system")
+
+
+def synthdesk_task_prompt(instruction: str) -> str:
+    """The first user turn of a synthdesk task: `Task: {instruction}`."""
+    return render("synthdesk_task", instruction=instruction)

@@ -1,4 +1,4 @@
-"""Metrics of the five benchmarks, each in two variants from the same predictions.
+"""Metrics of the five benchmarks (and synthdesk, the project's own), each in two variants from the same predictions.
 
 "compat" reproduces the reference harness (SalesforceAIResearch/GUI-KV @ b301d41) formulas and conversions, bugs
 included; "fixed" corrects the bugs of spec-benchmarks.md §8.1, each one listed in `FIXES`. Scorers take a sample
@@ -15,9 +15,10 @@ from eval.metrics.dispatch import RECORD_TYPES, SUMMARIZERS, score_sample, score
 from eval.metrics.fixes import FIXES, Fix, fixes_for
 from eval.metrics.grounding import GroundingScore
 from eval.metrics.mind2web import Mind2WebScore
+from eval.metrics.synthdesk import SynthdeskScore
 
 __all__ = [
     "FAMILIES", "FIXES", "RECORD_TYPES", "SUMMARIZERS", "VARIANTS", "AgentNetScore", "AndroidControlScore", "Family",
     "Fix", "GroundingScore", "Mind2WebScore", "ScoreRecord", "Status", "Variant", "fixes_for", "point_in_box",
-    "score_sample", "score_skipped", "summarize",
+    "SynthdeskScore", "score_sample", "score_skipped", "summarize",
 ]

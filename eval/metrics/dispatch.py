@@ -1,6 +1,7 @@
 """One entry point per job for the runner: score any sample, record any skipped sample, summarise any benchmark.
 
-`score_sample` picks the benchmark scorer from the sample's type; `summarize` from the benchmark name. Records are
+`score_sample` picks the benchmark scorer from the sample's type (a synthdesk step is scored with its task:
+`eval.metrics.synthdesk.score_step`); `summarize` from the benchmark name. Records are
 pydantic models (`RECORD_TYPES[benchmark]`); write `record.model_dump(mode="json")` to results.jsonl and hand the
 dicts read back to `summarize` unchanged.
 """
@@ -16,7 +17,7 @@ from tasks.schema import (
     AgentNetStep, AndroidControlStep, GroundingSample, Mind2WebStep, SkippedSample,
 )
 
-from eval.metrics import agentnetbench, androidcontrol, mind2web, screenspot_pro, screenspot_v2
+from eval.metrics import agentnetbench, androidcontrol, mind2web, screenspot_pro, screenspot_v2, synthdesk
 from eval.metrics.common import Family, ScoreRecord
 from eval.metrics.fixes import fixes_for
 from eval.metrics.grounding import GroundingScore, score_grounding, skipped_grounding
@@ -30,6 +31,7 @@ RECORD_TYPES: dict[str, type[ScoreRecord]] = {
     "agentnetbench": agentnetbench.AgentNetScore,
     "androidcontrol": androidcontrol.AndroidControlScore,
     "mind2web": mind2web.Mind2WebScore,
+    "synthdesk": synthdesk.SynthdeskScore,
 }
 
 #: Benchmark name -> records -> {"counts", "compat", "fixed"}.
@@ -39,6 +41,7 @@ SUMMARIZERS: dict[str, Callable[[Iterable[Any]], dict[str, Any]]] = {
     "agentnetbench": agentnetbench.summarize,
     "androidcontrol": androidcontrol.summarize,
     "mind2web": mind2web.summarize,
+    "synthdesk": synthdesk.summarize,
 }
 
 

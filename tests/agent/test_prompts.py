@@ -240,3 +240,12 @@ def test_templates_equal_the_fenced_blocks_of_the_spec():
     tail = _spec_block(spec, "(`MM_MIND2WEB_PROMPT_OPENCUA`")
     assert prompts.template("mind2web_opencua").endswith("}}\n" + tail)
     assert _spec_block(spec, "`GROUNDING_DOUBAO` (verbatim")[:-1] == prompts.template("uitars_grounding")
+
+
+def test_synthdesk_prompts_are_short_and_name_the_uitars_calls() -> None:
+    system = prompts.synthdesk_system_prompt()
+    assert system == ("You are a GUI agent. Reply with Thought: then Action: click(start_box='(x,y)'), "
+                      "type(content=''), hotkey(key='') or finished(content='').")
+    assert len(system) < 150 and system.isascii() and not system.endswith("\n")
+    assert prompts.synthdesk_task_prompt("click Music") == "Task: click Music"
+    assert prompts.fields("synthdesk_task") == {"instruction"} and prompts.fields("synthdesk_system") == set()

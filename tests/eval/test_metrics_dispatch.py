@@ -25,7 +25,7 @@ def _skipped(benchmark, sample_id):
 
 
 def test_every_benchmark_has_a_record_type_and_a_summariser():
-    names = {"screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web"}
+    names = {"screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk"}
     assert set(RECORD_TYPES) == set(SUMMARIZERS) == names
     for name in names:
         summary = summarize(name, [])

@@ -1,0 +1,172 @@
+"""The fast training API: synthdesk tasks of the "train" split as frames, layouts and gold replies.
+
+    from tasks.synthdesk import training
+    s = training.sample(1234, "memory")          # deterministic: train split, seed 0, task 1234, a random step
+    s = training.sample(random.Random(7))         # from your RNG: kind and step drawn too
+    e = training.episode(1234, "episode")         # every step of one task (for teacher forcing a whole episode)
+
+`sample(rng_or_index, kind=None, *, step=None, density=None, template=None, seed=0) -> TrainSample`:
+
+* rng_or_index: an int i gives task i of the train split under `seed` (its kind `KINDS[i % 3]` unless given,
+  its step drawn from a generator keyed by i), always the same sample; a `random.Random` draws the kind (unless
+  given), the task and the step from it.
+* kind: "grounding", "episode" or "memory". step: which step to train (default: uniform over the task's steps).
+* density: screen busyness in [0, 1] for a curriculum (0 = few widgets, 1 = many); None draws it uniformly, as
+  the held-out set does. template: force one task template (`tasks.synthdesk.episodes`).
+
+A `TrainSample` holds everything of one step: `frames` (PIL RGB images of screens 0..step, the last one current;
+at the screen size, which is the model-image size: 448x336, 504x364 or 420x308, 192 / 234 / 165 image tokens),
+`layouts` (each frame's widgets: role, label, pixel box xyxy with exclusive ends, key, flags), `instruction`,
+`prior_replies` (gold replies of the earlier steps), `reply` (the gold reply of this step), `action_type`,
+`target_box` / `target_point` (click: the target's box and the clicked pixel, its centre), `text` (type),
+`key` (hotkey), `memory` (the step needs a notice only an earlier frame shows), `step` and `n_steps`.
+For dense supervision, `target_token` is the row-major index of the 28 px cell (image token after the 2 x 2 merge)
+under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
+`target_box` (boxes are cell-aligned, so these cells show the target and nothing else).
+
+The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
+incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
+`prompt=agent.prompts.synthdesk_task_prompt(instruction)`: observe frame 0, record reply 0, observe frame 1, ...;
+the target is the reply to the last frame. With N = 5 frames in context the runtime evicts frames older than the
+last 5 from the KV cache (a task has at most 6 frames; no memory step depends on a frame that old).
+
+Speed: `bench/synthdesk_speed.py` measures samples per second on one core.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from PIL import Image
+
+from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind
+from tasks.synthdesk.generate import draw, generate
+from tasks.synthdesk.vocab import CELL
+from tasks.synthdesk.widgets import Box, Widget
+
+__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "sample"]
+
+
+@dataclass(frozen=True)
+class StepTarget:
+    """The gold of one step: reply, action type, and its argument (see the module docstring)."""
+
+    reply: str
+    action_type: ActionType
+    target_box: Box | None = None
+    target_point: tuple[int, int] | None = None
+    text: str | None = None
+    key: str | None = None
+    memory: bool = False
+
+
+@dataclass(frozen=True)
+class TrainEpisode:
+    """A whole task: frames[i] and layouts[i] are screen i, targets[i] its gold step."""
+
+    kind: Kind
+    template: str
+    instruction: str
+    frames: tuple[Image.Image, ...]
+    layouts: tuple[tuple[Widget, ...], ...]
+    targets: tuple[StepTarget, ...]
+
+    @property
+    def replies(self) -> tuple[str, ...]:
+        """The gold replies in order."""
+        return tuple(t.reply for t in self.targets)
+
+
+@dataclass(frozen=True)
+class TrainSample:
+    """One step of one task, with the screens up to it (see the module docstring)."""
+
+    kind: Kind
+    template: str
+    instruction: str
+    frames: tuple[Image.Image, ...]
+    layouts: tuple[tuple[Widget, ...], ...]
+    prior_replies: tuple[str, ...]
+    reply: str
+    action_type: ActionType
+    target_box: Box | None
+    target_point: tuple[int, int] | None
+    text: str | None
+    key: str | None
+    memory: bool
+    step: int
+    n_steps: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames in pixels."""
+        return self.frames[-1].size
+
+    @property
+    def target_token(self) -> int | None:
+        """Click steps: the row-major index of the 28 px cell (image token) under `target_point`; else None."""
+        if self.target_point is None:
+            return None
+        x, y = self.target_point
+        return (y // CELL) * (self.size[0] // CELL) + x // CELL
+
+    @property
+    def target_tokens(self) -> tuple[int, ...]:
+        """Click steps: the row-major indices of every 28 px cell inside `target_box` (the whole target); else ()."""
+        if self.target_box is None:
+            return ()
+        x1, y1, x2, y2 = self.target_box
+        cols = self.size[0] // CELL
+        rows, columns = range(y1 // CELL, (y2 + CELL - 1) // CELL), range(x1 // CELL, (x2 + CELL - 1) // CELL)
+        return tuple(r * cols + c for r in rows for c in columns)
+
+
+def _task(rng_or_index: int | random.Random, kind: Kind | None, density: float | None, template: str | None,
+          seed: int) -> tuple[Episode, random.Random]:
+    if isinstance(rng_or_index, random.Random):
+        rng = rng_or_index
+        chosen = kind if kind is not None else rng.choice(KINDS)
+        return draw(rng, chosen, "train", density=density, template=template), rng
+    if isinstance(rng_or_index, bool) or not isinstance(rng_or_index, int) or rng_or_index < 0:
+        raise TypeError(f"rng_or_index={rng_or_index!r} must be an int >= 0 or a random.Random")
+    chosen = kind if kind is not None else KINDS[rng_or_index % len(KINDS)]
+    task = generate("train", seed, rng_or_index, chosen, density=density, template=template)
+    return task, random.Random(f"synthdesk-step|{seed}|{rng_or_index}|{chosen}")
+
+
+def _target(task: Episode, i: int) -> StepTarget:
+    s = task.steps[i]
+    box = s.target.box if s.target is not None else None
+    point = s.target.center if s.target is not None else None
+    return StepTarget(s.reply, s.action, box, point, s.text if s.action == "type" else None, s.key or None,
+                      s.memory)
+
+
+def sample(rng_or_index: int | random.Random, kind: Kind | None = None, *, step: int | None = None,
+           density: float | None = None, template: str | None = None, seed: int = 0) -> TrainSample:
+    """One training step (module docstring). Only the frames up to `step` are rendered."""
+    task, rng = _task(rng_or_index, kind, density, template, seed)
+    n = len(task.steps)
+    i = rng.randrange(n) if step is None else step
+    if not 0 <= i < n:
+        raise ValueError(f"step={step!r} is outside this task's {n} steps")
+    screens = [task.steps[j].state.render() for j in range(i + 1)]
+    t = _target(task, i)
+    return TrainSample(
+        kind=task.kind, template=task.template, instruction=task.instruction,
+        frames=tuple(s.image for s in screens), layouts=tuple(s.widgets for s in screens),
+        prior_replies=tuple(task.steps[j].reply for j in range(i)), reply=t.reply, action_type=t.action_type,
+        target_box=t.target_box, target_point=t.target_point, text=t.text, key=t.key, memory=t.memory, step=i,
+        n_steps=n,
+    )
+
+
+def episode(rng_or_index: int | random.Random, kind: Kind | None = None, *, density: float | None = None,
+            template: str | None = None, seed: int = 0) -> TrainEpisode:
+    """Every step of one training task (same task as `sample` with the same arguments)."""
+    task, _ = _task(rng_or_index, kind, density, template, seed)
+    screens = [s.state.render() for s in task.steps]
+    return TrainEpisode(kind=task.kind, template=task.template, instruction=task.instruction,
+                        frames=tuple(s.image for s in screens), layouts=tuple(s.widgets for s in screens),
+                        targets=tuple(_target(task, i) for i in range(len(task.steps))))

@@ -1,0 +1,133 @@
+"""`python -m agent eval synthdesk`: scripted replies scored end to end through the runner (known-right and
+known-wrong), the per-kind summary with chance levels, the CLI, and a smoke run of the tiny random model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _replay import read_rows, replay, run_metrics, write_script
+from PIL import Image
+
+import tasks
+from agent.cli import main
+from tasks.schema import SynthdeskStep, SynthdeskTask
+
+SEED = 11
+LIMIT = 9  # three tasks of each kind
+
+
+def _tasks(images: Path, limit: int = LIMIT) -> list[SynthdeskTask]:
+    return list(tasks.load("synthdesk", None, images, seed=SEED, size=limit, check_images=False))
+
+
+def _run(tmp_path: Path, replies: list[str], **values: object) -> tuple[dict, list]:
+    script = write_script(tmp_path, replies)
+    return replay(tmp_path / "out", benchmark="synthdesk", images=tmp_path / "img", model=script, seed=SEED,
+                  limit=LIMIT, **values)
+
+
+def test_gold_replies_score_every_step_and_task_right(tmp_path: Path) -> None:
+    gold = _tasks(tmp_path / "img")
+    summary, rows = _run(tmp_path, [s.reply for t in gold for s in t.steps])
+    assert [r.sample_id for r in rows] == [t.sample_id for t in gold]
+    assert all(r.status == "ok" and len(r.steps) == len(t.steps) for r, t in zip(rows, gold))
+    m = run_metrics(summary)["compat"]
+    assert m["steps"] == sum(len(t.steps) for t in gold) and m["step_accuracy"] == 1.0 and m["task_success"] == 1.0
+    assert m["unparsable_rate"] == 0.0 and set(m["by_kind"]) == {"grounding", "episode", "memory"}
+    assert m["by_kind"]["grounding"]["tasks"] == 3 and m["memory"]["steps"] == 3
+    chance = m["by_kind"]["grounding"]["chance_step"]
+    areas = [(s.bbox[2] - s.bbox[0]) * (s.bbox[3] - s.bbox[1]) / (s.image_size[0] * s.image_size[1])
+             for t in gold if t.task_kind == "grounding" for s in t.steps]  # type: ignore[index]
+    assert chance == pytest.approx(sum(areas) / len(areas))
+    assert 0 < m["memory"]["chance_step"] < 1
+    report = (tmp_path / "out/summary.md").read_text()
+    assert "| memory steps | 3 | 100.00 |" in report and "accuracy by task kind" in report
+    for task in gold:  # the screenshots the runner read are the renders, pixel for pixel
+        step = task.steps[-1]
+        assert Image.open(step.image).tobytes() == _render(task, step).tobytes()
+
+
+def _render(task: SynthdeskTask, step: SynthdeskStep) -> Image.Image:
+    from tasks.synthdesk import generate
+
+    return generate("heldout", task.seed, task.index, task.task_kind).steps[step.step_idx].state.render().image
+
+
+def _wrong(step: SynthdeskStep) -> str:
+    """A reply of the right action type with a wrong argument (a click one pixel outside the box)."""
+    if step.action_type == "click":
+        assert step.bbox is not None
+        x = step.bbox[2] if step.bbox[2] < step.image_size[0] else step.bbox[0] - 1
+        return f"Thought: near miss\nAction: click(start_box='({x},{step.bbox[1]})')"
+    if step.action_type == "type":
+        return f"Thought: typo\nAction: type(content='{step.text}\\n')"  # the right text, but submitted
+    if step.action_type == "hotkey":
+        return "Thought: other key\nAction: hotkey(key='tab')"
+    return "Thought: keep going\nAction: wait()"
+
+
+def test_known_wrong_replies_score_zero_and_an_unparsable_one_is_counted(tmp_path: Path) -> None:
+    gold = _tasks(tmp_path / "img")
+    replies = [_wrong(s) for t in gold for s in t.steps]
+    replies[0] = "I would click somewhere"  # no Action: unparsable
+    summary, rows = _run(tmp_path, replies)
+    m = run_metrics(summary)["compat"]
+    assert m["correct_steps"] == 0 and m["successful_tasks"] == 0
+    n_steps = sum(len(t.steps) for t in gold)
+    assert m["unparsable_rate"] == pytest.approx(1 / n_steps)
+    assert rows[0].status == "failed" and rows[0].steps[0].error.startswith("ActionParseError")
+    finished = m["by_action_type"]["finished"]
+    assert finished["type_accuracy"] == 0.0  # wait() is not finished()
+    assert m["by_action_type"]["type"]["type_accuracy"] == 1.0  # type(...) with a submit is still a type
+
+
+def test_click_on_the_last_pixel_row_of_the_box_is_right(tmp_path: Path) -> None:
+    task = _tasks(tmp_path / "img", limit=1)[0]
+    (step,) = task.steps
+    assert step.bbox is not None
+    x1, y1, x2, y2 = step.bbox
+    inside = f"Action: click(start_box='({x2 - 1},{y2 - 1})')"
+    outside = f"Action: click(start_box='({x1},{y2})')"
+    summary, _ = replay(tmp_path / "out", benchmark="synthdesk", images=tmp_path / "img", seed=SEED, limit=1,
+                        model=write_script(tmp_path, [inside]))
+    assert run_metrics(summary)["compat"]["step_accuracy"] == 1.0
+    summary, _ = replay(tmp_path / "out2", benchmark="synthdesk", images=tmp_path / "img", seed=SEED, limit=1,
+                        model=write_script(tmp_path, [outside], "wrong.txt"))
+    assert run_metrics(summary)["compat"]["step_accuracy"] == 0.0
+
+
+def test_cli_scores_synthdesk_by_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # default --images is runs/synthdesk, default --out runs/eval/...
+    gold = list(tasks.load("synthdesk", None, tmp_path / "x", seed=2, size=3, check_images=False))
+    script = write_script(tmp_path, [s.reply for t in gold for s in t.steps])
+    assert main(["eval", "synthdesk", "--seed", "2", "--limit", "3", "--model", script, "-q"]) == 0
+    (out,) = (tmp_path / "runs/eval").glob("synthdesk-s2_*_incremental")
+    config = json.loads((out / "config.json").read_text())
+    assert config["seed"] == 2 and config["images"] == str(tmp_path / "runs/synthdesk")
+    assert (tmp_path / "runs/synthdesk/heldout-s2/00001-episode/0.png").is_file()
+    assert "| all | " in capsys.readouterr().out
+    assert main(["eval", "mind2web", "--seed", "2", "--data", ".", "--images", ".", "--model", script]) == 2
+    assert "seed=2 is for synthdesk only" in capsys.readouterr().err
+
+
+def test_tiny_random_model_runs_through_engine_and_kv_session(tmp_path: Path) -> None:
+    summary, rows = replay(tmp_path / "out", benchmark="synthdesk", images=tmp_path / "img", seed=SEED, limit=3,
+                           model="tiny", methods=("gui_kv", "full"), budgets=(20.0,), max_new_tokens=6)
+    assert [r.run for r in rows] == ["gui_kv@20"] * 3 + ["full"] * 3
+    for row in rows:
+        for step in row.steps:
+            (call,) = step.calls
+            assert call.model_size == call.image_size and call.model_size[0] % 28 == 0
+            assert 1 <= call.n_generated <= 6 and call.prompt_tokens > 0 and len(call.kv_entries_per_layer) == 3
+            assert (step.parsed is None) == (step.score["status"] == "failed")
+    episode = rows[1].steps
+    assert all(s.calls[0].prompt_tokens < episode[0].calls[0].prompt_tokens for s in episode[1:])  # incremental
+    for run in ("gui_kv@20", "full"):
+        assert run_metrics(summary, run)["counts"]["records"] == sum(len(r.steps) for r in rows) // 2
+    full = next(r for r in summary["runs"] if r["run"] == "full")["cost"]
+    compressed = next(r for r in summary["runs"] if r["run"] == "gui_kv@20")["cost"]
+    assert compressed["kv_entries_mean"] < full["kv_entries_mean"]
+    assert read_rows(tmp_path / "out") == rows
