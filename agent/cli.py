@@ -54,7 +54,7 @@ def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_de
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent",
                                      description="GUI agents on vision-language models with GUI-KV cache compression.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,train}")
 
     run = sub.add_parser("run", help="run a task live on this desktop",
                          description="Screenshot -> model -> parsed action -> executor, in a loop, until the model "
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("shards", nargs="+", help="shard output directories")
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+
+    from agent.training.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 
@@ -164,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "train":
+        from agent.training.cli import train_command
+
+        return train_command(args)
     if args.command == "eval":
         return _eval(args)
     return _merge(args)

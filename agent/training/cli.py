@@ -1,0 +1,44 @@
+"""`python -m agent train`: the command-line face of `agent.training.run` (parsing only, no logic)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_train_parser", "train_command"]
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    from agent.training.run import TrainConfig
+
+    defaults = TrainConfig(out=Path("."))
+    tr = sub.add_parser("train", help="train gui-tiny on synthdesk (resumable)",
+                        description="Train gui-tiny on synthdesk from random weights. Writes OUT/checkpoint.pt every "
+                                    "--checkpoint-every steps, OUT/curve.csv and OUT/curve.png; --resume continues. "
+                                    "Export the result with --export DIR.")
+    tr.add_argument("--out", type=Path, default=Path("runs/gui-tiny"), help="run directory. Default: runs/gui-tiny")
+    tr.add_argument("--steps", type=int, default=defaults.steps, help=f"optimiser steps. Default: {defaults.steps}")
+    tr.add_argument("--batch", type=int, default=defaults.batch, help=f"tasks per step. Default: {defaults.batch}")
+    tr.add_argument("--lr", type=float, default=defaults.lr, help=f"peak learning rate. Default: {defaults.lr}")
+    tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
+    tr.add_argument("--threads", type=int, default=defaults.threads, help=f"CPU threads. Default: {defaults.threads}")
+    tr.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+                    help=f"steps between checkpoints. Default: {defaults.checkpoint_every}")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    tr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    tr.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from agent.training.run import TrainConfig, train
+
+    try:
+        cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                          threads=args.threads, checkpoint_every=args.checkpoint_every)
+        out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    except (ValueError, FileExistsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"trained: {out / 'checkpoint.pt'} (curve: {out / 'curve.csv'}, {out / 'curve.png'})")
+    return 0

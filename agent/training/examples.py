@@ -1,0 +1,190 @@
+"""Turn a synthdesk training episode into model inputs, reply labels and the dense targets of the auxiliary losses.
+
+One example is one whole task rendered exactly as the live agent renders it (`agent.context.Transcript`,
+incremental layout, gui-tiny's system and task prompts), with every gold reply in place: a single causal forward
+then teaches every step at once (the reply to screen t sees screens 0..t and replies 0..t-1, as at run time).
+
+Dense targets (training aids only; the shipped model answers through `generate` alone):
+
+* per image token (28 px cell): the vocabulary class of the label drawn on it (`CELL_CLASSES`), its row and its
+  column, and for the cells of a "Code NNN" notice the three digits;
+* pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
+  tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
+  showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice.
+
+Shape letters: L tokens of the example, C cells (image tokens) of all its screens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from agent import prompts
+from agent.context import Transcript
+from tasks.synthdesk.training import TrainEpisode
+from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, WORDS
+from tasks.synthdesk.widgets import Widget
+
+__all__ = ["CELL_CLASSES", "Example", "Pointer", "encode_episode", "MAX_ROWS", "MAX_COLS"]
+
+NONE, OTHER = "<none>", "<other>"
+CELL_CLASSES: tuple[str, ...] = (*WORDS, *ICONS, *RESERVED, OTHER, NONE)
+_CLASS = {word: i for i, word in enumerate(CELL_CLASSES)}
+_CONTAINERS = {"desktop", "window", "dialog", "list", "menubar", "dropdown"}
+_CODE = re.compile(r"Code (\d{3})")
+MAX_ROWS, MAX_COLS = 13, 18
+_COORDS = re.compile(r"start_box='\((\d+),(\d+)\)'")
+_TYPED = re.compile(r"content='([^']*)'")
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """Reply positions whose attention (one supervised head of ``layer``) should land on ``keys`` (sequence
+    positions of image tokens). layer: "last" or "hop" (the layer before the last)."""
+
+    queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit
+    keys: torch.Tensor  # (nk,) int64 positions of the image tokens to attend to
+    layer: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenised task with its targets (module docstring)."""
+
+    input_ids: torch.Tensor  # (L,) int64
+    labels: torch.Tensor  # (L,) int64, -100 outside the replies (reply tokens and their <|im_end|>)
+    pixel_values: torch.Tensor  # (patches, C * T * P * P)
+    image_grid_thw: torch.Tensor  # (F, 3)
+    cell_pos: torch.Tensor  # (C,) positions of the image tokens
+    cell_class: torch.Tensor  # (C,) index into CELL_CLASSES
+    cell_row: torch.Tensor  # (C,)
+    cell_col: torch.Tensor  # (C,)
+    cell_digits: torch.Tensor  # (C, 3) digits of a code notice, -100 elsewhere
+    pointers: tuple[Pointer, ...]
+    kind: str
+
+
+def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[list[int], list[list[int]]]:
+    """Row-major per-cell class and code digits of one screen; later widgets paint over earlier ones."""
+    cols, rows = size[0] // CELL, size[1] // CELL
+    classes = [_CLASS[NONE]] * (rows * cols)
+    digits = [[-100, -100, -100] for _ in range(rows * cols)]
+    for w in widgets:
+        label = w.text if w.role == "textfield" and w.text else w.label
+        code = _CODE.fullmatch(label) if w.role == "toast" else None
+        if w.role in _CONTAINERS:
+            cls = _CLASS[NONE]
+        elif code is not None:
+            cls = _CLASS["Code"]
+        else:
+            words = [t for t in re.split(r"[^A-Za-z]+", label) if t in _CLASS]
+            cls = _CLASS[words[-1]] if words else _CLASS[OTHER]
+        x1, y1, x2, y2 = w.box
+        for r in range(max(0, y1 // CELL), min(rows, (y2 + CELL - 1) // CELL)):
+            for c in range(max(0, x1 // CELL), min(cols, (x2 + CELL - 1) // CELL)):
+                if not (x1 <= c * CELL + CELL // 2 < x2 and y1 <= r * CELL + CELL // 2 < y2):
+                    continue
+                classes[r * cols + c] = cls
+                digits[r * cols + c] = [int(d) for d in code.group(1)] if code else [-100, -100, -100]
+    return classes, digits
+
+
+def _cells_of(widgets: tuple[Widget, ...], size: tuple[int, int], role: str) -> list[int]:
+    cols = size[0] // CELL
+    out: list[int] = []
+    for w in widgets:
+        if w.role == role:
+            x1, y1, x2, y2 = w.box
+            out += [r * cols + c for r in range(y1 // CELL, (y2 + CELL - 1) // CELL)
+                    for c in range(x1 // CELL, (x2 + CELL - 1) // CELL)]
+    return out
+
+
+def _box_cells(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
+    cols = size[0] // CELL
+    x1, y1, x2, y2 = box
+    return [r * cols + c for r in range(y1 // CELL, (y2 + CELL - 1) // CELL)
+            for c in range(x1 // CELL, (x2 + CELL - 1) // CELL)]
+
+
+def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Example:
+    """Render, tokenise and label one training task (see the module docstring)."""
+    tokenizer = processor.tokenizer
+    transcript = Transcript(prompt=prompts.synthdesk_task_prompt(episode.instruction), frames=frames,
+                            mode="incremental", system=prompts.synthdesk_system_prompt(), keep_all_images=True)
+    for frame, target in zip(episode.frames, episode.targets):
+        transcript.observe(frame)
+        transcript.record_reply(target.reply)
+    text = processor.apply_chat_template(transcript.messages(), tokenize=False, add_generation_prompt=False)
+    batch = processor(text=[text], images=list(episode.frames), return_tensors="pt", add_special_tokens=False)
+    ids = batch["input_ids"][0]  # (L,)
+    image_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    im_start, im_end = (tokenizer.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>"))
+    header = tokenizer.encode("assistant\n", add_special_tokens=False)
+    starts = [i + 1 + len(header) for i in (ids == im_start).nonzero().flatten().tolist()
+              if ids[i + 1: i + 1 + len(header)].tolist() == header]
+    if len(starts) != len(episode.targets):
+        raise ValueError(f"found {len(starts)} assistant turns for {len(episode.targets)} gold replies")
+    labels = torch.full_like(ids, -100)
+    reply_starts = []
+    for start, target in zip(starts, episode.targets):
+        end = start + int((ids[start:] == im_end).nonzero()[0])
+        if tokenizer.decode(ids[start:end]) != target.reply:
+            raise ValueError(f"reply tokens do not decode to the gold reply {target.reply!r}")
+        labels[start: end + 1] = ids[start: end + 1]
+        reply_starts.append(start)
+    cell_pos = (ids == image_id).nonzero().flatten()  # (C,)
+    classes: list[int] = []
+    digits: list[list[int]] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    frame_offsets = []
+    for widgets, frame in zip(episode.layouts, episode.frames):
+        frame_offsets.append(len(classes))
+        c, d = _cell_labels(widgets, frame.size)
+        n_cols = frame.size[0] // CELL
+        classes += c
+        digits += d
+        rows += [i // n_cols for i in range(len(c))]
+        cols += [i % n_cols for i in range(len(c))]
+    if len(classes) != cell_pos.numel():
+        raise ValueError(f"{cell_pos.numel()} image tokens but {len(classes)} labelled cells")
+    notice = _notice_keys(episode, cell_pos, frame_offsets)
+    pointers = []
+    for step, (start, target) in enumerate(zip(reply_starts, episode.targets)):
+        size = episode.frames[step].size
+        if target.action_type == "click" and target.target_box is not None:
+            queries = _digit_queries(target.reply, _COORDS, start)
+            keys = cell_pos[[frame_offsets[step] + i for i in _box_cells(target.target_box, size)]]
+            pointers.append(Pointer(queries, keys, "last"))
+            if target.memory and notice is not None:
+                pointers.append(Pointer(queries, notice, "hop"))
+        elif target.action_type == "type" and target.memory and notice is not None:
+            pointers.append(Pointer(_digit_queries(target.reply, _TYPED, start), notice, "last"))
+    return Example(
+        input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
+        cell_pos=cell_pos, cell_class=torch.tensor(classes), cell_row=torch.tensor(rows),
+        cell_col=torch.tensor(cols), cell_digits=torch.tensor(digits).view(-1, 3), pointers=tuple(pointers),
+        kind=episode.kind,
+    )
+
+
+def _notice_keys(episode: TrainEpisode, cell_pos: torch.Tensor, offsets: list[int]) -> torch.Tensor | None:
+    """Positions of the cells of the first screen's notice (the one memory steps refer to)."""
+    for f, (widgets, frame) in enumerate(zip(episode.layouts, episode.frames)):
+        cells = _cells_of(widgets, frame.size, "toast")
+        if cells:
+            return cell_pos[[offsets[f] + i for i in cells]]
+    return None
+
+
+def _digit_queries(reply: str, pattern: re.Pattern, start: int) -> torch.Tensor:
+    """Positions whose next token is a digit inside the pattern's groups (byte tokenizer: one token per char)."""
+    m = pattern.search(reply)
+    if m is None:
+        raise ValueError(f"reply {reply!r} has no {pattern.pattern}")
+    chars = [i for g in range(1, (pattern.groups or 0) + 1) for i in range(m.start(g), m.end(g))]
+    return torch.tensor([start + i - 1 for i in chars], dtype=torch.long)

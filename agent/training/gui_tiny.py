@@ -1,0 +1,56 @@
+"""gui-tiny: the project's own small UI-TARS-class model (`Qwen2_5_VLForConditionalGeneration`), trained on synthdesk.
+
+Sizes (why): synthdesk screens are 420x308 to 504x364 px, multiples of the 28 px token cell, so with
+``max_pixels = 504 * 364`` the image processor leaves them unchanged (model-image pixels = screen pixels) and a
+15 px label spans whole cells: 165 to 234 image tokens per screenshot, six screenshots and their replies in ~1,700
+tokens. A 4-layer, 256-wide LM (4 query / 2 KV heads, head_dim 64, mRoPE sections [8, 12, 12], rope_theta 1e4
+because the contexts are short) and a 2-block, 128-wide vision tower (a windowed block, then a full-attention one) keep a
+6-screenshot training example under a second on one CPU core; about 5M parameters, ~20 MB in float32.
+
+The tokenizer is the project's byte-level one with the real Qwen2.5-VL special tokens (`agent.models.tokenizer`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agent.models.processing import MIN_PIXELS, Qwen2_5_VLPilProcessor, build_image_processor
+from agent.models.tiny import TinyBundle, build_tiny_uitars
+
+__all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "build_gui_tiny"]
+
+GUI_TINY_MAX_PIXELS = 504 * 364  # the largest synthdesk screen: every synthdesk screen is its own model image
+GUI_TINY_TEXT: dict[str, Any] = dict(
+    hidden_size=256,
+    intermediate_size=768,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=8192,
+    rms_norm_eps=1e-6,
+    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [8, 12, 12]},
+)
+GUI_TINY_VISION: dict[str, Any] = dict(
+    depth=2,
+    hidden_size=128,
+    intermediate_size=256,
+    num_heads=2,
+    out_hidden_size=256,
+    patch_size=14,
+    spatial_merge_size=2,
+    temporal_patch_size=2,
+    window_size=112,
+    fullatt_block_indexes=[1],
+)
+INIT_STD = 0.02
+
+
+def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa") -> TinyBundle:
+    """An untrained gui-tiny (random weights drawn from ``seed``) with its tokenizer and processor."""
+    bundle = build_tiny_uitars(seed, attn_implementation, text=GUI_TINY_TEXT, vision=GUI_TINY_VISION,
+                               init_std=INIT_STD)
+    processor = Qwen2_5_VLPilProcessor(
+        image_processor=build_image_processor(MIN_PIXELS, GUI_TINY_MAX_PIXELS), tokenizer=bundle.tokenizer
+    )
+    return dataclasses.replace(bundle, processor=processor, name="gui-tiny")

@@ -1,0 +1,202 @@
+"""`python -m agent train`: train gui-tiny on synthdesk, resumable, with a learning curve (CSV and PNG).
+
+Reproducible: the weights start from ``--seed``; the examples of optimiser step ``s`` are drawn from
+``random.Random(f"{seed}:{s}:{b}")``, so a resumed run sees exactly the examples an uninterrupted one would.
+A checkpoint (model, auxiliary heads, optimiser, step) is written atomically every ``--checkpoint-every`` steps and
+at the end; ``--resume`` continues from it. The final model is exported as a Hugging Face directory (``export``).
+
+Curriculum: screen density rises linearly from 0.1 to 1.0 over the first 60% of the steps (few, large widgets
+first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to even thirds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from agent.training.examples import encode_episode
+from agent.training.gui_tiny import build_gui_tiny
+from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
+from tasks.synthdesk import training as synthdesk
+
+__all__ = ["TrainConfig", "train", "CURVE_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "point",
+                 "token_acc", "read_acc", "point_acc")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """out: run directory. steps: optimiser steps. batch: tasks per step. lr: peak AdamW learning rate (warm-up
+    ``warmup`` steps, cosine to 10%). seed: weights and data. threads: torch CPU threads."""
+
+    out: Path
+    steps: int = 900
+    batch: int = 8
+    lr: float = 2e-3
+    warmup: int = 50
+    seed: int = 0
+    checkpoint_every: int = 25
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "warmup", "checkpoint_every", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "warmup" else 1):
+                raise ValueError(f"{name}={value!r} must be a positive int")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r} must be > 0")
+
+
+def _lr(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _draw(cfg: TrainConfig, step: int, processor) -> list:
+    progress = step / cfg.steps
+    density = min(1.0, 0.1 + 0.9 * progress / 0.6)
+    mix = min(1.0, progress / 0.6)
+    weights = [0.5 - mix / 6, 0.25 + mix / 12, 0.25 + mix / 12]  # grounding, episode, memory -> thirds
+    out = []
+    for b in range(cfg.batch):
+        rng = random.Random(f"{cfg.seed}:{step}:{b}")
+        kind = rng.choices(("grounding", "episode", "memory"), weights)[0]
+        d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
+        out.append(encode_episode(synthdesk.episode(rng, kind, density=d), processor))
+    return out
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or continue) and return the run directory; writes checkpoint.pt, curve.csv, curve.png."""
+    torch.set_num_threads(cfg.threads)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, curve_path = cfg.out / "checkpoint.pt", cfg.out / "curve.csv"
+    bundle = build_gui_tiny(cfg.seed)
+    model = bundle.model.train()
+    with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
+        torch.manual_seed(cfg.seed)
+        heads = AuxHeads(model.config.get_text_config().hidden_size)
+    params = list(model.parameters()) + list(heads.parameters())
+    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    start = 0
+    if resume and ckpt_path.is_file():
+        state = torch.load(ckpt_path, weights_only=False)
+        if state["config"] != {k: str(v) for k, v in asdict(cfg).items()}:
+            raise ValueError(f"{ckpt_path}: made with {state['config']}, not this configuration; use another --out")
+        model.load_state_dict(state["model"])
+        heads.load_state_dict(state["heads"])
+        optim.load_state_dict(state["optim"])
+        start = state["step"]
+        logger.info("resumed from %s at step %d", ckpt_path, start)
+    elif ckpt_path.exists() or curve_path.exists():
+        raise FileExistsError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
+    (cfg.out / "config.json").write_text(json.dumps({k: str(v) for k, v in asdict(cfg).items()}, indent=2) + "\n")
+    layers = model.model.language_model.layers
+    tap = AttentionTap({"last": layers[-1].self_attn, "hop": layers[-2].self_attn})
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    pad_id = bundle.tokenizer.pad_token_id
+    bar = _bar(cfg.steps, start, progress)
+    new_file = start == 0
+    with open(curve_path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new_file:
+            writer.writerow(CURVE_COLUMNS)
+        t0 = time.perf_counter() - (state["elapsed_s"] if start else 0.0)
+        try:
+            for step in range(start, cfg.steps):
+                batch = collate(_draw(cfg, step, bundle.processor), pad_id)
+                for group in optim.param_groups:
+                    group["lr"] = _lr(cfg, step)
+                loss, stats = compute_losses(model, heads, tap, batch, section)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optim.step()
+                elapsed = time.perf_counter() - t0
+                writer.writerow([step + 1, (step + 1) * cfg.batch, round(elapsed, 1), f"{_lr(cfg, step):.3g}",
+                                 f"{float(loss.detach()):.4f}", *(f"{stats[k]:.4f}" for k in CURVE_COLUMNS[5:])])
+                f.flush()
+                bar.update(1, stats)
+                if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+                    _save(ckpt_path, dict(model=model.state_dict(), heads=heads.state_dict(), optim=optim.state_dict(),
+                                          step=step + 1, elapsed_s=elapsed,
+                                          config={k: str(v) for k, v in asdict(cfg).items()}))
+                    plot_curve(curve_path, cfg.out / "curve.png")
+        finally:
+            tap.remove()
+            bar.close()
+    return cfg.out
+
+
+class _bar:
+    """tqdm on a terminal, else one log line every 10 steps."""
+
+    def __init__(self, total: int, start: int, enabled: bool) -> None:
+        self.step, self.total, self._tqdm = start, total, None
+        if enabled:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+    def update(self, n: int, stats: dict[str, float]) -> None:
+        self.step += n
+        summary = {k: round(stats[k], 3) for k in ("reply", "read", "point", "token_acc", "point_acc")}
+        if self._tqdm is not None:
+            self._tqdm.update(n)
+            self._tqdm.set_postfix(summary)
+        elif self.step % 10 == 0:
+            logger.info("step %d/%d %s", self.step, self.total, summary)
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+
+
+def plot_curve(csv_path: Path, png_path: Path) -> None:
+    """Draw the learning curve (losses on a log scale, accuracies on a linear one) with Pillow: no plotting extra."""
+    from PIL import Image, ImageDraw
+
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) < 2:
+        return
+    W, H, pad = 900, 520, 50
+    img = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(img)
+    steps = [int(r["step"]) for r in rows]
+    series = {"reply": "red", "read": "blue", "point": "green", "token_acc": "black", "point_acc": "purple"}
+    half = (H - 3 * pad) // 2
+    for panel, (names, log) in enumerate([(("reply", "read", "point"), True), (("token_acc", "point_acc"), False)]):
+        top = pad + panel * (half + pad)
+        draw.rectangle([pad, top, W - pad, top + half], outline="gray")
+        for name in names:
+            ys = [max(float(r[name]), 1e-3) for r in rows]
+            ys = [math.log10(y) for y in ys] if log else ys
+            lo, hi = (min(ys), max(ys)) if log else (0.0, 1.0)
+            pts = [(pad + (W - 2 * pad) * (s - steps[0]) / max(1, steps[-1] - steps[0]),
+                    top + half - half * (y - lo) / max(hi - lo, 1e-9)) for s, y in zip(steps, ys)]
+            draw.line(pts, fill=series[name], width=2)
+        draw.text((pad, top - 15), ("log10 loss: " if log else "accuracy: ") + ", ".join(
+            f"{n} ({series[n]})" for n in names), fill="black")
+    draw.text((pad, H - pad + 10), f"steps {steps[0]}..{steps[-1]}", fill="black")
+    img.save(png_path)

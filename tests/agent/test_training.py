@@ -1,0 +1,118 @@
+"""gui-tiny training: examples carry the right targets, and a run is reproducible across a stop and a resume."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+import torch
+
+from agent.training.examples import CELL_CLASSES, encode_episode
+from agent.training.gui_tiny import GUI_TINY_MAX_PIXELS, build_gui_tiny
+from agent.training.run import CURVE_COLUMNS, TrainConfig, train
+from tasks.synthdesk import training as synthdesk
+from tasks.synthdesk.vocab import CELL, SCREEN_SIZES
+
+
+def synthdesk_sizes():
+    return SCREEN_SIZES
+
+
+@pytest.fixture(scope="module")
+def gui_tiny():
+    return build_gui_tiny(0)
+
+
+def test_gui_tiny_is_small_and_sees_synthdesk_screens_unchanged(gui_tiny):
+    assert sum(p.numel() for p in gui_tiny.model.parameters()) < 30_000_000
+    assert type(gui_tiny.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    from PIL import Image
+
+    for size in synthdesk_sizes():  # model image == screen: one 14 px patch grid per screen, nothing resized
+        out = gui_tiny.processor.image_processor(images=[Image.new("RGB", size)], return_tensors="pt")
+        assert out["image_grid_thw"].tolist() == [[1, size[1] // 14, size[0] // 14]]
+    assert max(w * h for w, h in synthdesk_sizes()) == GUI_TINY_MAX_PIXELS
+
+
+@pytest.mark.parametrize("kind", ["grounding", "episode", "memory"])
+def test_example_labels_are_the_gold_replies_and_cells_are_labelled(gui_tiny, kind):
+    ep = synthdesk.episode(random.Random(3), kind)
+    ex = encode_episode(ep, gui_tiny.processor)
+    tok = gui_tiny.tokenizer
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    labelled = ex.labels[ex.labels != -100]
+    assert tok.decode(labelled) == "<|im_end|>".join(ep.replies) + "<|im_end|>"
+    assert int((labelled == im_end).sum()) == len(ep.targets)
+    n_cells = sum((f.size[0] // CELL) * (f.size[1] // CELL) for f in ep.frames)
+    assert ex.cell_pos.numel() == n_cells == ex.cell_class.numel()
+    assert bool((ex.input_ids[ex.cell_pos] == tok.convert_tokens_to_ids("<|image_pad|>")).all())
+    assert ex.cell_class.max() < len(CELL_CLASSES) and (ex.cell_class != CELL_CLASSES.index("<none>")).any()
+    clicks = [t for t in ep.targets if t.action_type == "click"]
+    last = [p for p in ex.pointers if p.layer == "last"]
+    assert len(last) >= len(clicks)
+    for p in last:  # every query is followed by a digit; every key is an image token
+        assert all(chr(int(ex.input_ids[q + 1])).isdigit() for q in p.queries.tolist())
+        assert bool(torch.isin(p.keys, ex.cell_pos).all())
+
+
+def test_the_pointer_of_a_click_covers_the_target_cells(gui_tiny):
+    ep = synthdesk.episode(random.Random(5), "grounding")
+    ex = encode_episode(ep, gui_tiny.processor)
+    target = ep.targets[0]
+    (pointer,) = ex.pointers
+    cols = ep.frames[0].size[0] // CELL
+    x, y = target.target_point
+    assert int(ex.cell_pos[(y // CELL) * cols + x // CELL]) in pointer.keys.tolist()
+    x1, y1, x2, y2 = target.target_box
+    assert pointer.keys.numel() == ((y2 - y1 + CELL - 1) // CELL) * ((x2 - x1 + CELL - 1) // CELL)
+
+
+def test_a_code_notice_has_its_digits_on_its_cells(gui_tiny):
+    for i in range(40):
+        ep = synthdesk.episode(random.Random(i), "memory", template="memory_code")
+        ex = encode_episode(ep, gui_tiny.processor)
+        typed = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
+        rows = ex.cell_digits[ex.cell_digits[:, 0] >= 0]
+        assert rows.shape[0] > 0 and all("".join(map(str, r.tolist())) == typed for r in rows)
+        assert any(p.layer == "last" and not bool(torch.isin(p.keys, ex.cell_pos[:0]).any()) for p in ex.pointers)
+        return
+    pytest.fail("no memory_code task drawn")
+
+
+def test_config_is_validated(tmp_path):
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(out=tmp_path, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(out=tmp_path, lr=0.0)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    from agent.training import run as run_module
+
+    common = dict(steps=3, batch=1, warmup=1, checkpoint_every=1, threads=1, seed=7)
+    whole = train(TrainConfig(out=tmp_path / "whole", **common), progress=False)
+    real_draw = run_module._draw
+
+    def stop_at_step_two(cfg, step, processor):
+        if step == 2:
+            raise KeyboardInterrupt  # the session ends after step 2 was checkpointed
+        return real_draw(cfg, step, processor)
+
+    monkeypatch.setattr(run_module, "_draw", stop_at_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
+    monkeypatch.setattr(run_module, "_draw", real_draw)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
+    with pytest.raises(ValueError, match="configuration"):
+        train(TrainConfig(out=tmp_path / "cut", **dict(common, lr=1e-3)), resume=True, progress=False)
+    train(TrainConfig(out=tmp_path / "cut", **common), resume=True, progress=False)
+    a = torch.load(whole / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert a["step"] == b["step"] == 3
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # same seed, same data, same weights
+    for out in (whole, tmp_path / "cut"):
+        rows = list(csv.reader(open(out / "curve.csv")))
+        assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3"]
+        assert (out / "curve.png").stat().st_size > 0
