@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from actions.errors import ExecutorNotFoundError
+from actions.errors import ExecutorNotFoundError, NotAnExecutorError
 from agent.interaction import Interaction
 from agent.loop import AgentLoop, LoopConfig
 from agent.models.script import SCHEME, ScriptPolicy
@@ -129,7 +129,7 @@ def build_executor(config: RunConfig) -> Any:
 
     try:
         return get_executor(config.executor_spec)
-    except ExecutorNotFoundError as e:
+    except (ExecutorNotFoundError, NotAnExecutorError) as e:
         raise ConfigError(f"--executor {config.executor_spec}: {e}") from e
 
 

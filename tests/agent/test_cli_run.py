@@ -52,6 +52,8 @@ def test_every_status_has_an_exit_code(status: RunStatus, code: int) -> None:
     (("--retries", "-1"), "retries"),
     (("--monitor", "7"), "monitor 7"),
     (("--executor", "no-such-executor"), "no-such-executor"),
+    (("--executor", "os:system"), "calling system() failed"),  # a function, not an executor
+    (("--executor", "json:JSONDecoder"), "has no `execute` method; an executor is a class"),
 ])
 def test_bad_configuration_is_a_usage_error(desktop, tmp_path, capsys, flags, message) -> None:
     code, out = _main(tmp_path, [FINISH], *flags)
