@@ -312,13 +312,16 @@ class AgentLoop:
         for rec in draft.actions:
             where = rec.points.get("xy") or rec.points.get("xy_start")
             at = f" @({where.xy_screen[0]:.0f},{where.xy_screen[1]:.0f})" if where else ""
-            described.append(f"{rec.action.type}{at}")
+            skipped = " (skipped)" if rec.exec_status == "skipped" else ""
+            described.append(f"{rec.action.type}{at}{skipped}")
+        skipped_all = bool(draft.actions) and all(rec.exec_status == "skipped" for rec in draft.actions)
+        label = "skipped" if status is StepStatus.EXECUTED and skipped_all else status.value
         reply = draft.reply or PolicyReply(text="")
         entries = reply.kv_entries_per_layer
         kept = sum(entries) / len(entries) if entries else 0.0
         logger.info("step %d/%d %s [%s] | capture %.3fs policy %.2fs (prefill %.2fs, %d tok; decode %.2fs) "
                     "parse %.3fs execute %.3fs | kv %.0f entries/layer, %.1f MiB", draft.step, self.config.max_steps,
-                    ", ".join(described), status.value, t.get("capture_s", 0.0), t.get("policy_s", 0.0),
+                    ", ".join(described), label, t.get("capture_s", 0.0), t.get("policy_s", 0.0),
                     reply.prefill_s, reply.prefill_tokens, reply.decode_s, t.get("parse_s", 0.0),
                     t.get("execute_s", 0.0), kept, reply.kv_cache_bytes / 2**20)
 
