@@ -26,6 +26,8 @@ which propagates to the loop (the user's emergency stop).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import sys
 from dataclasses import dataclass
@@ -120,7 +122,7 @@ class PyAutoGUIExecutor:
             return ExecResult(status="call_user", detail=action.reason, description=description)
         if isinstance(action, Wait):
             return ExecResult(status="ok", detail="nothing to do: the loop waits", description=description)
-        pyautogui = _import_pyautogui()
+        pyautogui = import_pyautogui()
         if isinstance(action, (Type, Hotkey, KeyDown, KeyUp)):
             status, detail = self._keyboard(action, pyautogui)
             return ExecResult(status=status, detail=detail, description=description)
@@ -205,13 +207,22 @@ def _resolve_keys(names: tuple[str, ...], platform: Platform, pyautogui: ModuleT
     return keys, ""
 
 
-def _import_pyautogui() -> ModuleType:
-    """Import pyautogui, turning a failure to reach the display into a `RuntimeError` that says what to set."""
+def import_pyautogui() -> ModuleType:
+    """Import pyautogui, turning a failure to reach the display into a `RuntimeError` that says what to set.
+
+    python-xlib prints its xauth notes ("Xlib.xauth: warning, no xauthority details available", for the empty
+    XAUTHORITY file Xvfb needs) on stdout while pyautogui connects; stdout is for results, so they are logged instead.
+    """
+    said = io.StringIO()
     try:
-        import pyautogui
+        with contextlib.redirect_stdout(said):
+            import pyautogui
     except Exception as e:  # KeyError('DISPLAY') from mouseinfo, Xlib's DisplayError or XauthError, ...
         raise RuntimeError(
             f"pyautogui cannot start ({type(e).__name__}: {e}); on Linux it needs an X display in DISPLAY and an "
             "existing XAUTHORITY file (an empty file is enough for Xvfb)"
         ) from e
+    finally:
+        for line in said.getvalue().splitlines():
+            logger.debug("while importing pyautogui: %s", line)
     return pyautogui

@@ -53,7 +53,7 @@ def test_script_run_clicks_a_real_button_and_types_into_a_real_entry(desktop: XD
         assert app.wait_for("click", widget="button")["n"] == 1  # the window's own callbacks saw both effects
         assert app.wait_for("return", widget="entry")["text"] == "hello agent"
 
-    assert "finished: pressed and typed" in stdout
+    assert stdout == f"finished: pressed and typed (4 steps; {out})\n"  # stdout holds the result only (no Xlib notes)
     assert "step 1/6 click" in stderr and "step 4/6 finished" in stderr  # one progress line per step
     records = read_steps(out)
     assert [(r.step, r.status.value) for r in records] == [(1, "executed"), (2, "executed"), (3, "executed"),
