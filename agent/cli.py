@@ -2,8 +2,8 @@
 `python -m agent merge OUT SHARD_DIR...` (combine sharded replays).
 
 The CLI holds no logic: it parses flags, configures logging, and calls a library function. `main(argv)` returns the
-exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C), so tests call it
-directly.
+exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C or SIGTERM), so tests
+call it directly. SIGTERM is handled like Ctrl-C (`agent.signals`): runs end with status terminated and their files.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from agent.interaction import TerminalInteraction
 from agent.live import ConfigError, RunConfig, run_live
+from agent.signals import sigterm_as_interrupt, stop_reason
 from agent.trajectory import RunStatus
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNFINISHED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -120,7 +121,7 @@ def exit_code(status: RunStatus) -> int:
         return EXIT_OK
     if status is RunStatus.ERROR:
         return EXIT_ERROR
-    if status is RunStatus.USER_STOPPED:
+    if status in (RunStatus.USER_STOPPED, RunStatus.TERMINATED):
         return EXIT_INTERRUPTED
     return EXIT_UNFINISHED  # failed, max_steps, parse_failed, call_user_abort, user_abort
 
@@ -135,8 +136,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # outside the loop's own handling: while loading the model, or a second Ctrl-C
-        print("stopped by the user (Ctrl-C)", file=sys.stderr)
+    except KeyboardInterrupt as e:  # outside the loop's own handling: while loading the model, or a second Ctrl-C
+        print(stop_reason(e), file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{result.status.value}: {result.message} ({result.n_steps} steps; {config.out})")
     return exit_code(result.status)
@@ -149,11 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "eval":
-        return _eval(args)
-    return _merge(args)
+    command = {"run": _run, "eval": _eval, "merge": _merge}[args.command]
+    with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
+        try:
+            return command(args)
+        except KeyboardInterrupt as e:  # a command without its own handling (merge)
+            print(stop_reason(e), file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -185,7 +185,7 @@ def run_live(config: RunConfig, interaction: Interaction | None = None,
         executor = build_executor(config)
         policy = policy_factory(config)
         screen = open_screen(config)
-    except ConfigError:
+    except BaseException:  # ConfigError, or Ctrl-C / SIGTERM while the model loads
         config.release_out()
         raise
     try:

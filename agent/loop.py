@@ -3,8 +3,8 @@
 The loop owns control flow; the screen, the policy and the executor only do their one job.
 - Stops on `finished` (status finished, or failed when the model gave up), after `max_steps`, when a reply stays
   unparsable after `retries` retries (each retry re-asks the policy with the same frame and the parse error as
-  feedback), when the user aborts (a `call_user` or --confirm answer), on Ctrl-C (user_stopped) and on any exception
-  (error; the traceback is logged). Every run ends with one `RunStatus`, set in a `finally` that also writes
+  feedback), when the user aborts (a `call_user` or --confirm answer), on Ctrl-C (user_stopped), on SIGTERM
+  (terminated: `agent.signals.Terminated`, a KeyboardInterrupt) and on any exception (error; the traceback is logged). Every run ends with one `RunStatus`, set in a `finally` that also writes
   result.json and report.html.
 - `wait` goes to the executor (which does nothing for it), then sleeps here; the next step observes again.
 - `call_user` asks the user (through `Interaction`) whether to continue or abort; without an interaction it aborts.
@@ -32,6 +32,7 @@ from actions.uitars import parse_uitars
 from agent.interaction import CallUserAnswer, ConfirmAnswer, Interaction
 from agent.policy import Family, Policy, PolicyReply
 from agent.screen import Frame, Screen
+from agent.signals import Terminated, stop_reason
 from agent.trajectory import (
     ActionRecord, RunResult, RunStatus, StepRecord, StepStatus, Timings, Trajectory, points_of,
 )
@@ -132,9 +133,10 @@ class AgentLoop:
             self._check_supports(self.policy.family)
             self.policy.start(task)
             status, message = self._steps()
-        except KeyboardInterrupt:
-            status, message = RunStatus.USER_STOPPED, "stopped by the user (Ctrl-C)"
-            self._flush_draft(StepStatus.STOPPED, "interrupted by Ctrl-C")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under agent.signals.sigterm_as_interrupt
+            status = RunStatus.TERMINATED if isinstance(e, Terminated) else RunStatus.USER_STOPPED
+            message = stop_reason(e)
+            self._flush_draft(StepStatus.STOPPED, message)
         except Exception as e:  # the loop boundary: whatever broke, the run ends with a status and its files
             status, message = self._on_exception(e)
         finally:
@@ -179,13 +181,14 @@ class AgentLoop:
         t0 = time.perf_counter()
         frame = self.screen.capture()
         capture_s = time.perf_counter() - t0
-        screenshot = self.trajectory.save_screenshot(step, frame.image)
+        draft = self._draft = _Draft(step, 0, None, frame.geometry, None, timings={"capture_s": capture_s})
+        draft.screenshot = self.trajectory.save_screenshot(step, frame.image)  # a stop from here on records it
+        screenshot, error = draft.screenshot, ""
         feedback: str | None = None
-        error = ""
         for attempt in range(self.config.retries + 1):
-            draft = _Draft(step, attempt, screenshot, frame.geometry, feedback,
-                           timings={"capture_s": capture_s if attempt == 0 else 0.0})
-            self._draft = draft
+            if attempt > 0:
+                draft = self._draft = _Draft(step, attempt, screenshot, frame.geometry, feedback,
+                                             timings={"capture_s": 0.0})
             if self._ask(draft, frame):
                 return self._act(draft)
             error = draft.error or ""

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.coords import ScreenGeometry
 from actions.schema import Action
+from agent.signals import block_stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class RunStatus(str, Enum):
     PARSE_FAILED = "parse_failed"  # the model's reply stayed unparsable after --retries retries
     CALL_USER_ABORT = "call_user_abort"  # the model asked for the user, who chose to abort
     USER_ABORT = "user_abort"  # the user answered "abort" to a --confirm question
-    USER_STOPPED = "user_stopped"  # Ctrl-C
+    USER_STOPPED = "user_stopped"  # Ctrl-C, or pyautogui's fail-safe (the user slammed the pointer into a corner)
+    TERMINATED = "terminated"  # SIGTERM (timeout, docker stop, systemd, kill)
     ERROR = "error"  # an exception in our code, the screen or the executor
 
 
@@ -53,7 +55,7 @@ class StepStatus(str, Enum):
     PARSE_ERROR = "parse_error"  # unparsable; `error` holds the parser's message
     FINISHED = "finished"  # reached a `finished` action
     CALL_USER = "call_user"  # reached a `call_user` action (ActionRecord.decision says continue or abort)
-    STOPPED = "stopped"  # the user aborted at --confirm, or Ctrl-C arrived during this step
+    STOPPED = "stopped"  # the user aborted at --confirm, or Ctrl-C or SIGTERM arrived during this step
     ERROR = "error"  # the executor raised or reported an error
 
 
@@ -166,7 +168,8 @@ class Trajectory:
                                   "choose another --out")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._steps: IO[str] | None = open(self.run_dir / STEPS_FILE, "x", encoding="utf-8")
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshots")
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshots",
+                                                                   initializer=block_stop_signals)
         self._pending: list[Future[None]] = []
         self.n_records = 0
 

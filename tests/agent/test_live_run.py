@@ -1,16 +1,18 @@
 """Live runs on a real X display (Xvfb 1920x1080): `python -m agent run` as a subprocess drives a real Tk window through
-the pyautogui executor, stops cleanly on SIGINT, and pyautogui's fail-safe stops a run as the user's emergency stop."""
+the pyautogui executor, stops cleanly on SIGINT and SIGTERM, and pyautogui's fail-safe stops a run as the user's emergency stop."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from desktop import XDisplay, assert_pyautogui_on, probe_app
@@ -67,34 +69,52 @@ def test_script_run_clicks_a_real_button_and_types_into_a_real_entry(desktop: XD
     assert read_result(out).status is RunStatus.FINISHED
 
 
-def test_sigint_stops_a_run_with_its_trajectory_intact(desktop: XDisplay, tmp_path: Path) -> None:
+def read_until(stream: IO[str], needle: str, timeout_s: float = 60.0) -> str:
+    """Read the pipe behind `stream` until `needle` has arrived; return what was read. Reads the file descriptor
+    itself (a text wrapper's buffer could hold the needle while select waits for more); no polling sleeps."""
+    fd, data = stream.fileno(), b""
+    deadline = time.monotonic() + timeout_s
+    while needle.encode() not in data:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            raise TimeoutError(f"{needle!r} not seen; got {data[-2000:]!r}")
+        data += chunk
+    return data.decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize(("signum", "status", "words"), [
+    (signal.SIGINT, RunStatus.USER_STOPPED, "stopped by the user (Ctrl-C)"),
+    (signal.SIGTERM, RunStatus.TERMINATED, "stopped by SIGTERM"),  # timeout, docker stop, systemd, kill
+], ids=["sigint", "sigterm"])
+def test_a_signal_stops_a_run_with_its_files_whole_and_consistent(desktop: XDisplay, tmp_path: Path, signum: int,
+                                                                  status: RunStatus, words: str) -> None:
     click = "## Action:\nClick.\n## Code:\n```python\npyautogui.click(x=966, y=546)\n```"
     wait = "## Action:\nWait for the page.\n## Code:\n```code\ncomputer.wait()\n```"  # OpenCUA: 20 s
     script = tmp_path / "script.txt"
     script.write_text("\n---\n".join([click] + [wait] * 10) + "\n", encoding="utf-8")
     out = tmp_path / "run"
-    log = open(tmp_path / "stderr.txt", "w+", encoding="utf-8")
-    proc = _agent("wait a lot", "--model", f"script:{script}", "--out", str(out), "--dry-run",
-                  stdout=subprocess.DEVNULL, stderr=log)
+    proc = _agent("wait a lot", "--model", f"script:{script}", "--out", str(out), "--dry-run", "-v",
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / "steps.jsonl").is_file() or not (out / "steps.jsonl").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, "the run did not reach its first step"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)  # step 2 is now capturing or sleeping in its 20 s wait
-        returncode = proc.wait(timeout=15)  # < the 20 s wait: the sleep was interrupted
+        read_until(proc.stderr, "dry run: wait")  # step 2's wait was executed: the loop sleeps 20 s now
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=15)  # < the 20 s wait: the sleep was interrupted
     finally:
         if proc.poll() is None:
             proc.kill()
-        log.close()
-    assert returncode == 130, (tmp_path / "stderr.txt").read_text()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert stdout.startswith(f"{status.value}: {words} (2 steps; ")  # the one result line
     lines = (out / "steps.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # every line is whole
     records = read_steps(out)
-    assert (records[0].step, records[0].status.value) == (1, "executed")
-    assert all(r.status.value == "stopped" for r in records[1:])
-    assert read_result(out).status is RunStatus.USER_STOPPED
-    assert (out / "report.html").is_file()
+    assert [(r.step, r.status.value) for r in records] == [(1, "executed"), (2, "stopped")]
+    assert words in (records[1].error or "")
+    assert {r.screenshot for r in records} == {p.name for p in out.glob("step_*.png")}  # no screenshot left alone
+    result = read_result(out)
+    assert result.status is status and result.message == words
+    assert status.value in (out / "report.html").read_text()
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
