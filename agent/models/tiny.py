@@ -108,9 +108,21 @@ class TinyBundle(ModelBundle):
         return path
 
 
-def build_tiny_uitars(seed: int = 0, attn_implementation: str = "sdpa") -> TinyBundle:
-    """Tiny UI-TARS-1.5 stand-in: a random `Qwen2_5_VLForConditionalGeneration` with the Qwen2-VL chat format."""
+def build_tiny_uitars(
+    seed: int = 0,
+    attn_implementation: str = "sdpa",
+    *,
+    text: dict[str, Any] | None = None,
+    vision: dict[str, Any] | None = None,
+    init_std: float = _INIT_STD,
+) -> TinyBundle:
+    """Tiny UI-TARS-1.5 stand-in: a random `Qwen2_5_VLForConditionalGeneration` with the Qwen2-VL chat format.
+
+    ``text`` / ``vision`` replace the tiny sizes (e.g. `agent.models.shapes` for the real 7B shapes with few
+    layers); ``text`` may carry ``rope_parameters``. ``init_std``: std of the random matrices.
+    """
     _check_attn(attn_implementation)
+    text, vision = _sizes(text, vision)
     tokenizer = build_byte_tokenizer(
         UITARS_SPECIAL_TOKENS, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=QWEN2_VL_CHAT_TEMPLATE
     )
@@ -118,28 +130,39 @@ def build_tiny_uitars(seed: int = 0, attn_implementation: str = "sdpa") -> TinyB
     eos = (ids["<|im_end|>"], ids["<|endoftext|>"])
     config = Qwen2_5_VLConfig(
         text_config=dict(
-            _TEXT,
+            {"rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [4, 6, 6]}},
+            **text,
             vocab_size=_padded_vocab(len(tokenizer)),
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [4, 6, 6]},
             bos_token_id=ids["<|endoftext|>"],
             eos_token_id=list(eos),
             pad_token_id=ids["<|endoftext|>"],
         ),
-        vision_config=dict(_VISION),
+        vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
         attn_implementation=attn_implementation,
     )
-    model = _instantiate(Qwen2_5_VLForConditionalGeneration, config, seed, eos, ids["<|endoftext|>"])
+    model = _instantiate(Qwen2_5_VLForConditionalGeneration, config, seed, eos, ids["<|endoftext|>"], init_std)
     processor = Qwen2_5_VLPilProcessor(image_processor=build_image_processor(), tokenizer=tokenizer)
     return _bundle("uitars", model, processor, tokenizer, eos, seed)
 
 
-def build_tiny_opencua(seed: int = 0, attn_implementation: str = "sdpa") -> TinyBundle:
-    """Tiny OpenCUA-7B stand-in: Qwen2.5-VL vision tower + Qwen2 LM (1-D RoPE), Kimi-style chat format."""
+def build_tiny_opencua(
+    seed: int = 0,
+    attn_implementation: str = "sdpa",
+    *,
+    text: dict[str, Any] | None = None,
+    vision: dict[str, Any] | None = None,
+    init_std: float = _INIT_STD,
+) -> TinyBundle:
+    """Tiny OpenCUA-7B stand-in: Qwen2.5-VL vision tower + Qwen2 LM (1-D RoPE), Kimi-style chat format.
+
+    ``text``, ``vision`` and ``init_std`` as in `build_tiny_uitars`.
+    """
     _check_attn(attn_implementation)
+    text, vision = _sizes(text, vision)
     tokenizer = build_byte_tokenizer(
         OPENCUA_SPECIAL_TOKENS,
         bos_token="[BOS]",
@@ -150,11 +173,11 @@ def build_tiny_opencua(seed: int = 0, attn_implementation: str = "sdpa") -> Tiny
     ids = _token_ids(tokenizer, OPENCUA_SPECIAL_TOKENS)
     eos = (ids["[EOS]"],)
     config = OpenCUAConfig(
-        vision_config=dict(_VISION),
+        vision_config=vision,
         text_config=dict(
-            _TEXT,
+            {"rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}},
+            **text,
             vocab_size=_padded_vocab(len(tokenizer)),
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
             bos_token_id=ids["[BOS]"],
             eos_token_id=ids["[EOS]"],
             pad_token_id=ids["[PAD]"],
@@ -165,7 +188,7 @@ def build_tiny_opencua(seed: int = 0, attn_implementation: str = "sdpa") -> Tiny
         pad_token_id=ids["[PAD]"],
         attn_implementation=attn_implementation,
     )
-    model = _instantiate(OpenCUAForConditionalGeneration, config, seed, eos, ids["[PAD]"])
+    model = _instantiate(OpenCUAForConditionalGeneration, config, seed, eos, ids["[PAD]"], init_std)
     processor = OpenCUAProcessor(image_processor=build_image_processor(), tokenizer=tokenizer)
     return _bundle("opencua", model, processor, tokenizer, eos, seed)
 
@@ -214,6 +237,11 @@ def _bundle(
                       name="tiny" if family == "uitars" else "tiny-opencua", seed=seed)
 
 
+def _sizes(text: dict[str, Any] | None, vision: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The text and vision config fields: the tiny sizes unless replaced."""
+    return (dict(_TEXT) if text is None else dict(text)), (dict(_VISION) if vision is None else dict(vision))
+
+
 def _check_attn(attn_implementation: str) -> None:
     if attn_implementation not in _ATTN_IMPLEMENTATIONS:
         raise ValueError(f"attn_implementation={attn_implementation!r}; allowed: {_ATTN_IMPLEMENTATIONS}")
@@ -224,13 +252,15 @@ def _padded_vocab(n_tokens: int) -> int:
     return -(-n_tokens // 16) * 16
 
 
-def _instantiate(model_cls: type, config: Any, seed: int, eos: tuple[int, ...], pad_id: int) -> Any:
+def _instantiate(
+    model_cls: type, config: Any, seed: int, eos: tuple[int, ...], pad_id: int, init_std: float = _INIT_STD
+) -> Any:
     """Build `model_cls(config)` with weights drawn from a private generator seeded with `seed`."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {seed!r}")
     with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG; keep the caller's state
         model = model_cls(config)
-    _init_weights(model, seed)
+    _init_weights(model, seed, init_std)
     model.generation_config = GenerationConfig(
         eos_token_id=list(eos), pad_token_id=pad_id, do_sample=False, max_new_tokens=64
     )
@@ -238,8 +268,8 @@ def _instantiate(model_cls: type, config: Any, seed: int, eos: tuple[int, ...], 
 
 
 @torch.no_grad()
-def _init_weights(model: torch.nn.Module, seed: int) -> None:
-    """Normal(0, _INIT_STD) matrices/embeddings/convs, zero biases, unit norm weights; order = named_parameters."""
+def _init_weights(model: torch.nn.Module, seed: int, std: float = _INIT_STD) -> None:
+    """Normal(0, std) matrices/embeddings/convs, zero biases, unit norm weights; order = named_parameters."""
     generator = torch.Generator().manual_seed(seed)
     norm_types = tuple(
         cls for cls in {type(m) for m in model.modules()} if "norm" in cls.__name__.lower()
@@ -249,6 +279,6 @@ def _init_weights(model: torch.nn.Module, seed: int) -> None:
         if id(param) in norm_params:
             param.fill_(1.0 if name.endswith("weight") else 0.0)
         elif param.dim() >= 2:
-            param.copy_(torch.randn(param.shape, generator=generator) * _INIT_STD)
+            param.copy_(torch.randn(param.shape, generator=generator) * std)
         else:
             param.zero_()

@@ -10,7 +10,9 @@ cache (physical index == logical id), either through ``generate`` or as one forw
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
 
@@ -19,6 +21,7 @@ import torch
 from PIL import Image
 
 from agent.models.tiny import TinyBundle, build_tiny_opencua, build_tiny_uitars
+from compression import KVSession, compat
 from compression.models import chunk_positions, resolve
 
 FAMILIES = ("uitars", "opencua")
@@ -80,7 +83,7 @@ def generate_kwargs(model, ids: torch.Tensor, grids: torch.Tensor | None) -> dic
     token types (transformers >= 5.2x computes 3-D positions from them)."""
     resolved = resolve(model)
     kw = {} if grids is None else {resolved.adapter.grid_kwarg: grids}
-    if resolved.adapter.rope == "mrope":
+    if resolved.adapter.rope == "mrope" and "mm_token_type_ids" in inspect.signature(type(model).forward).parameters:
         kw["mm_token_type_ids"] = (ids == resolved.image_token_id).long()
     return kw
 
@@ -114,7 +117,7 @@ def masked_attention(model, allowed: list[torch.Tensor]) -> Iterator[None]:
     def pre_hook(attn, args, kwargs):
         hidden = kwargs["hidden_states"]
         q_len = hidden.shape[1]
-        cache = kwargs.get("past_key_values")
+        cache = compat.cache_of(kwargs)
         kv_len = (cache.layers[attn.layer_idx].get_seq_length() if cache is not None else 0) + q_len
         vis = allowed[attn.layer_idx][:, kv_len - q_len : kv_len, :kv_len]  # (Hkv, q, kv)
         G = attn.q_proj.out_features // attn.head_dim // vis.shape[0]
@@ -134,3 +137,93 @@ def masked_attention(model, allowed: list[torch.Tensor]) -> Iterator[None]:
 def hook_count(model) -> int:
     """Forward hooks and pre-hooks registered anywhere in ``model``."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+@dataclass
+class SessionRun:
+    """What a ``run_session`` recorded at every step (logical ids are transcript indices)."""
+
+    outs: list = field(default_factory=list)
+    chunks: list = field(default_factory=list)  # (1, n) ids fed at each step's prefill
+    starts: list = field(default_factory=list)  # logical id of each chunk's first token
+    before: list = field(default_factory=list)  # per step, per layer: ids in the cache right before the chunk
+    after: list = field(default_factory=list)  # per step, per layer: ids in the cache at the end of the step
+    pixels: list = field(default_factory=list)
+    grids: list = field(default_factory=list)
+
+
+def run_session(b, method, steps, *, frames_window=2, closer=True, n_new=5) -> tuple[KVSession, SessionRun]:
+    """Run ``steps`` ((ids, pixel_values, grid) per step) through a fresh KVSession, recording the cache's ids."""
+    closer_ids = [b.tokenizer.convert_tokens_to_ids("<|im_end|>")] if closer else []
+    session = KVSession(b.model, method, frames_window=frames_window, turn_closer_ids=closer_ids, tokenizer=b.tokenizer)
+    run = SessionRun()
+
+    def snapshot(module, args, kwargs):  # test-only: the cache's ids when the chunk's prefill starts
+        if kwargs["input_ids"].shape[1] > 1:
+            run.before.append([None if t is None else t.clone() for t in session.tracker.ids])
+
+    handle = resolve(b.model).multimodal.register_forward_pre_hook(snapshot, with_kwargs=True)
+    try:
+        for ids, pv, grid in steps:
+            run.starts.append(session.tracker.next_id)
+            run.chunks.append(torch.cat([torch.tensor([session.opening_ids], dtype=torch.long).view(1, -1), ids], 1))
+            out = session.step(ids, pv, grid, max_new_tokens=n_new, output_logits=True, do_sample=False)
+            run.outs.append(out)
+            run.after.append([t.clone() for t in session.tracker.ids])
+            run.pixels.append(pv)
+            run.grids.append(grid)
+    finally:
+        handle.remove()
+    return session, run
+
+
+def transcript(run: SessionRun, upto: int, with_last_decode: bool) -> torch.Tensor:
+    """Logical transcript: chunks and fed generated tokens (all but the last of each step)."""
+    parts = []
+    for s in range(upto + 1):
+        parts.append(run.chunks[s])
+        if s < upto or with_last_decode:
+            parts.append(torch.tensor([run.outs[s].tokens[:-1]], dtype=torch.long))
+    return torch.cat(parts, dim=1)
+
+
+def assert_matches_masked_forward(b, session: KVSession, run: SessionRun, tol: float = TOL) -> torch.Tensor:
+    """One forward over the whole transcript where query ``q`` of step ``s`` sees key ``k <= q`` iff ``k`` was in
+    that layer/head's cache when ``q`` ran must give every step's generated tokens and logits (within ``tol``).
+
+    Prefill queries see the cache as it was right before the chunk (after eviction) plus the chunk; decode queries
+    see the cache at the end of the step. Returns the reference logits (1, N, V).
+    """
+    model = b.model
+    ids = transcript(run, len(run.outs) - 1, with_last_decode=True)
+    N = ids.shape[1]
+    assert N == session.tracker.next_id
+    n_layers, Hkv = len(resolve(model).layers), n_kv_heads(model)
+    allowed = []
+    for layer_idx in range(n_layers):
+        vis = causal(Hkv, N)
+        for s, out in enumerate(run.outs):
+            chunk_end = run.starts[s] + out.stats.n_prefilled
+            decode_end = chunk_end + out.stats.n_generated - 1
+            old = run.before[s][layer_idx]
+            seen = membership(old, N) if old is not None else torch.zeros(Hkv, N, dtype=torch.bool)
+            seen[:, run.starts[s] :] = True
+            vis[:, run.starts[s] : chunk_end] &= seen[:, None, :]
+            vis[:, chunk_end:decode_end] &= membership(run.after[s][layer_idx], N)[:, None, :]
+        allowed.append(vis)
+    grids = torch.cat(run.grids)
+    with torch.no_grad(), masked_attention(model, allowed):
+        ref = model(input_ids=ids, pixel_values=torch.cat(run.pixels), position_ids=full_positions(model, ids, grids),
+                    **generate_kwargs(model, ids, grids)).logits
+    for s, out in enumerate(run.outs):
+        rows = step_rows(run, s)
+        assert ref[0, rows].argmax(-1).tolist() == list(out.tokens), f"step {s}: tokens differ"
+        diff = (ref[0, rows] - out.logits).abs().max().item()
+        assert diff < tol, f"step {s}: max |logit difference| {diff:.3g} >= {tol}"
+    return ref
+
+
+def step_rows(run: SessionRun, s: int) -> slice:
+    """Transcript rows whose logits predict step ``s``'s generated tokens."""
+    chunk_end = run.starts[s] + run.outs[s].stats.n_prefilled
+    return slice(chunk_end - 1, chunk_end - 1 + run.outs[s].stats.n_generated)

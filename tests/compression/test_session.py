@@ -11,8 +11,6 @@ pre-hook) plus the chunk; decode queries see the cache at the end of the step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 import torch
 
@@ -21,19 +19,19 @@ from _equivalence import (
     FAMILIES,
     METHOD_CASES,
     TOL,
+    SessionRun,
+    assert_matches_masked_forward,
     bundle,
     case_id,
-    causal,
     full_positions,
     generate_kwargs,
     hook_count,
-    masked_attention,
-    membership,
-    n_kv_heads,
+    run_session,
     segment,
+    step_rows,
+    transcript,
 )
 from compression import METHODS, CompressionError, KVSession, SnapKV, UnsupportedModelError
-from compression.models import resolve
 
 N_NEW = 5
 
@@ -47,59 +45,14 @@ def _steps(b):
     return [s0, s1, s2]
 
 
-@dataclass
-class _Run:
-    outs: list = field(default_factory=list)
-    chunks: list = field(default_factory=list)  # (1, n) ids fed at each step's prefill
-    starts: list = field(default_factory=list)  # logical id of each chunk's first token
-    before: list = field(default_factory=list)  # per step, per layer: ids in the cache right before the chunk
-    after: list = field(default_factory=list)  # per step, per layer: ids in the cache at the end of the step
-    pixels: list = field(default_factory=list)
-    grids: list = field(default_factory=list)
-
-
-def _run_session(b, method, frames_window=2, closer=True) -> tuple[KVSession, _Run]:
-    closer_ids = [b.tokenizer.convert_tokens_to_ids("<|im_end|>")] if closer else []
-    session = KVSession(b.model, method, frames_window=frames_window, turn_closer_ids=closer_ids, tokenizer=b.tokenizer)
-    run = _Run()
-
-    def snapshot(module, args, kwargs):  # test-only: the cache's ids when the chunk's prefill starts
-        if kwargs["input_ids"].shape[1] > 1:
-            run.before.append([None if t is None else t.clone() for t in session.tracker.ids])
-
-    handle = resolve(b.model).multimodal.register_forward_pre_hook(snapshot, with_kwargs=True)
-    try:
-        for ids, pv, grid in _steps(b):
-            run.starts.append(session.tracker.next_id)
-            run.chunks.append(torch.cat([torch.tensor([session.opening_ids], dtype=torch.long).view(1, -1), ids], 1))
-            out = session.step(ids, pv, grid, max_new_tokens=N_NEW, output_logits=True, do_sample=False)
-            run.outs.append(out)
-            run.after.append([t.clone() for t in session.tracker.ids])
-            run.pixels.append(pv)
-            run.grids.append(grid)
-    finally:
-        handle.remove()
-    return session, run
-
-
-def _transcript(run: _Run, upto: int, with_last_decode: bool) -> torch.Tensor:
-    """Logical transcript: chunks and fed generated tokens (all but the last of each step)."""
-    parts = []
-    for s in range(upto + 1):
-        parts.append(run.chunks[s])
-        if s < upto or with_last_decode:
-            parts.append(torch.tensor([run.outs[s].tokens[:-1]], dtype=torch.long))
-    return torch.cat(parts, dim=1)
-
-
 @pytest.mark.parametrize("attn", ATTNS)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_incremental_fullkv_matches_full_reprefill(family, attn):
     b = bundle(family, attn)
-    session, run = _run_session(b, METHODS["full"](), frames_window=None)
+    session, run = run_session(b, METHODS["full"](), _steps(b), frames_window=None, n_new=N_NEW)
     model = b.model
     for s, out in enumerate(run.outs):
-        ids = _transcript(run, s, with_last_decode=False)
+        ids = transcript(run, s, with_last_decode=False)
         grids = torch.cat(run.grids[: s + 1])
         with torch.no_grad():
             ref = model.generate(
@@ -118,43 +71,19 @@ def test_incremental_session_matches_masked_full_forward(family, attn, case):
     b = bundle(family, attn)
     model = b.model
     name, kwargs = case
-    session, run = _run_session(b, METHODS[name](**kwargs), frames_window=2)
-    last = len(run.outs) - 1
-    ids = _transcript(run, last, with_last_decode=True)
-    N = ids.shape[1]
-    assert N == session.tracker.next_id
-    n_layers, Hkv = len(resolve(model).layers), n_kv_heads(model)
-    allowed = []
-    for layer_idx in range(n_layers):
-        vis = causal(Hkv, N)
-        for s, out in enumerate(run.outs):
-            chunk_end = run.starts[s] + out.stats.n_prefilled
-            decode_end = chunk_end + out.stats.n_generated - 1
-            old = run.before[s][layer_idx]
-            seen = membership(old, N) if old is not None else torch.zeros(Hkv, N, dtype=torch.bool)
-            seen[:, run.starts[s] :] = True
-            vis[:, run.starts[s] : chunk_end] &= seen[:, None, :]
-            vis[:, chunk_end:decode_end] &= membership(run.after[s][layer_idx], N)[:, None, :]
-        allowed.append(vis)
-    grids = torch.cat(run.grids)
-    with torch.no_grad(), masked_attention(model, allowed):
-        ref = model(input_ids=ids, pixel_values=torch.cat(run.pixels), position_ids=full_positions(model, ids, grids),
-                    **generate_kwargs(model, ids, grids))
+    session, run = run_session(b, METHODS[name](**kwargs), _steps(b), frames_window=2, n_new=N_NEW)
+    ref = assert_matches_masked_forward(b, session, run)
     with torch.no_grad():  # negative control: the same forward without the masks (nothing evicted)
-        plain = model(input_ids=ids, pixel_values=torch.cat(run.pixels),
-                      position_ids=full_positions(model, ids, grids), **generate_kwargs(model, ids, grids))
-    for s, out in enumerate(run.outs):
-        chunk_end = run.starts[s] + out.stats.n_prefilled
-        rows = slice(chunk_end - 1, chunk_end - 1 + out.stats.n_generated)
-        ref_logits = ref.logits[0, rows]  # (n_gen, V)
-        assert ref_logits.argmax(-1).tolist() == list(out.tokens)
-        assert (ref_logits - out.logits).abs().max().item() < TOL
-    assert (plain.logits[0, rows] - ref.logits[0, rows]).abs().max().item() > 1e-3  # evictions matter at step 2
+        ids, grids = transcript(run, len(run.outs) - 1, with_last_decode=True), torch.cat(run.grids)
+        plain = b.model(input_ids=ids, pixel_values=torch.cat(run.pixels),
+                        position_ids=full_positions(b.model, ids, grids), **generate_kwargs(b.model, ids, grids))
+    rows = step_rows(run, len(run.outs) - 1)
+    assert (plain.logits[0, rows] - ref[0, rows]).abs().max().item() > 1e-3  # evictions matter at step 2
     stats = run.outs[2].stats  # frame 0 left the context before step 2
     assert (stats.n_evicted_frames, stats.n_frames) == (1, 2)
 
 
-def _frame0_span(run: _Run, b) -> tuple[int, int]:
+def _frame0_span(run: SessionRun, b) -> tuple[int, int]:
     chunk = run.chunks[0][0]
     pads = (chunk == b.image_token_id).nonzero().flatten()
     return run.starts[0] + int(pads[0]), run.starts[0] + int(pads[-1]) + 1
@@ -164,7 +93,7 @@ def _frame0_span(run: _Run, b) -> tuple[int, int]:
 def test_eviction_drops_the_old_frame_rectangularly(family):
     b = bundle(family, "sdpa")
     method = METHODS["gui_kv"](budget=50.0)
-    session, run = _run_session(b, method, frames_window=2)
+    session, run = run_session(b, method, _steps(b), frames_window=2, n_new=N_NEW)
     start, end = _frame0_span(run, b)
     for layer_idx, ids in enumerate(session.tracker.ids):
         layer = session.cache.layers[layer_idx]
@@ -181,7 +110,7 @@ def test_step_stats_report_the_cache(case):
     b = bundle("uitars", "sdpa")
     name, kwargs = case
     method = METHODS[name](**kwargs)
-    session, run = _run_session(b, method, frames_window=None)
+    session, run = run_session(b, method, _steps(b), frames_window=None, n_new=N_NEW)
     text = b.model.config.get_text_config()
     Hkv, D = text.num_key_value_heads, text.hidden_size // text.num_attention_heads
     first = run.outs[0].stats
