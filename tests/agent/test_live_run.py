@@ -1,5 +1,6 @@
 """Live runs on a real X display (Xvfb 1920x1080): `python -m agent run` as a subprocess drives a real Tk window through
-the pyautogui executor, stops cleanly on SIGINT and SIGTERM, and pyautogui's fail-safe stops a run as the user's emergency stop."""
+the pyautogui executor, stops cleanly on SIGINT and SIGTERM, and pyautogui's fail-safe stops a run as the user's
+emergency stop, but not when the agent itself clicks a screen corner."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import pytest
 from desktop import XDisplay, assert_pyautogui_on, probe_app
 
 from actions.executors import PyAutoGUIExecutor
-from agent.loop import AgentLoop
+from agent.interaction import CallUserAnswer, ConfirmAnswer
+from agent.loop import AgentLoop, LoopConfig
 from agent.models.script import ScriptPolicy
 from agent.screen import MssScreen
 from agent.trajectory import RunStatus, Trajectory, read_result, read_steps
@@ -132,3 +134,60 @@ def test_pyautogui_failsafe_is_on_and_stops_the_run(desktop: XDisplay, tmp_path:
         subprocess.run(["xdotool", "mousemove", "960", "540"], check=True)
     assert result.status is RunStatus.USER_STOPPED and "fail-safe" in result.message
     assert [(r.step, r.status.value) for r in read_steps(tmp_path)] == [(1, "stopped")]
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_the_agents_own_click_on_a_screen_corner_clicks_it(desktop: XDisplay, tmp_path: Path) -> None:
+    script = tmp_path / "script.txt"
+    corner = "Action: click(start_box='(0,0)')"  # a hot corner, a Start button
+    script.write_text(f"{corner}\n---\n{corner}\n---\nAction: finished(content='clicked twice')\n", encoding="utf-8")
+    out = tmp_path / "run"
+    with probe_app(desktop, position=(0, 0), button=(0, 0)) as app:
+        assert (app.widgets["button"].left, app.widgets["button"].top) == (0, 0)
+        proc = _agent("press the button in the corner twice", "--model", f"script:{script}", "--out", str(out),
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = proc.communicate(timeout=120)
+        finally:
+            subprocess.run(["xdotool", "mousemove", "960", "540"], check=True)
+        assert proc.returncode == 0, stderr
+        app.wait_for("click", widget="button", n=1)
+        app.wait_for("click", widget="button", n=2)  # the second click began with the pointer in the corner
+    records = read_steps(out)
+    assert [(r.status.value, [(a.exec_status, a.xy_input) for a in r.actions]) for r in records] == [
+        ("executed", [("ok", (0, 0))]), ("executed", [("ok", (0, 0))]), ("finished", [("finished", None)])]
+    assert read_result(out).status is RunStatus.FINISHED
+
+
+class _PersonStopsAtStep2:
+    """Says yes to every --confirm question; before answering step 2's, another process (xdotool) moves the pointer
+    into the bottom-right corner, as a person at the machine stopping the run would."""
+
+    def __init__(self, screen: tuple[int, int]) -> None:
+        self.corner = (screen[0] - 1, screen[1] - 1)
+
+    def confirm(self, step: int, description: str) -> ConfirmAnswer:
+        if step == 2:
+            subprocess.run(["xdotool", "mousemove", "--sync", *map(str, self.corner)], check=True)
+        return ConfirmAnswer.YES
+
+    def call_user(self, step: int, reason: str) -> CallUserAnswer:
+        return CallUserAnswer.ABORT
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_a_person_moving_the_pointer_into_a_corner_mid_run_still_stops_it(desktop: XDisplay, tmp_path: Path) -> None:
+    assert_pyautogui_on(desktop)
+    policy = ScriptPolicy(["Action: click(start_box='(0,0)')", "Action: click(start_box='(966,546)')",
+                           "Action: finished()"])
+    try:
+        with MssScreen(1) as screen:
+            loop = AgentLoop(policy, screen, PyAutoGUIExecutor(), Trajectory(tmp_path), LoopConfig(confirm=True),
+                             interaction=_PersonStopsAtStep2(desktop.size))
+            result = loop.run("click the corner, then the middle")
+    finally:
+        subprocess.run(["xdotool", "mousemove", "960", "540"], check=True)
+    assert result.status is RunStatus.USER_STOPPED and "fail-safe" in result.message
+    records = read_steps(tmp_path)
+    assert [(r.step, r.status.value, r.actions[0].exec_status) for r in records] == [
+        (1, "executed", "ok"), (2, "stopped", "not_run")]
