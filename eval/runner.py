@@ -8,8 +8,9 @@
 
 Order: run by run (`EvalConfig.runs()`), samples in dataset order. `--limit N` keeps the first N samples of the
 dataset, then `--shard I/N` keeps those whose position p has p % N == I. With `resume`, the (run, sample) pairs
-already in results.jsonl are skipped (a torn last line is cut off first). `merge(out, shard_dirs)` combines shard
-outputs into one directory with the same three files as a single-process run.
+already in results.jsonl are skipped (a torn last line is cut off first). One process at a time writes `out`
+(`eval.lock`: a second one is refused with the first one's pid). `merge(out, shard_dirs)` combines shard outputs
+into one directory with the same three files as a single-process run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
+from eval.lock import check_not_written, write_lock
 from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
@@ -53,8 +55,14 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     and `config.skip_missing` is off). A model that cannot be loaded (no weights) is a ConfigError too.
     """
     out = Path(out)
-    _prepare(out, config, resume)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing)
+    with write_lock(out):
+        _prepare(out, config, resume)
+        return _replay(config, out, dataset, show_progress)
+
+
+def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool) -> dict[str, Any]:
+    """The body of `run_eval`, under the output directory's lock."""
     ids = list(dataset.sample_ids)[: config.limit]
     index = {sid: i for i, sid in enumerate(ids)}
     mine = [sid for sid in ids if config.shard is None or config.shard.owns(index[sid])]
@@ -97,17 +105,20 @@ def merge(out: str | Path, shard_dirs: list[str | Path]) -> dict[str, Any]:
     already holds results.
     """
     out = Path(out)
+    for d in shard_dirs:
+        check_not_written(Path(d))
     config, rows = merge_rows([Path(d) for d in shard_dirs])
     if (out / RESULTS_FILE).exists() or (out / CONFIG_FILE).exists():
         raise ConfigError(f"{out} already holds results; merge into a new directory")
-    write_config(out, config)
-    order = {run.name: i for i, run in enumerate(config.runs())}
-    rows.sort(key=lambda r: (order.get(r.run, len(order)), r.index))
-    results = ResultsFile(out / RESULTS_FILE).open()
-    for row in rows:
-        results.append(row)
-    logger.info("merged %d rows from %d shard directories into %s", len(rows), len(shard_dirs), out)
-    return write_summary(out, config, rows)
+    with write_lock(out):
+        write_config(out, config)
+        order = {run.name: i for i, run in enumerate(config.runs())}
+        rows.sort(key=lambda r: (order.get(r.run, len(order)), r.index))
+        results = ResultsFile(out / RESULTS_FILE).open()
+        for row in rows:
+            results.append(row)
+        logger.info("merged %d rows from %d shard directories into %s", len(rows), len(shard_dirs), out)
+        return write_summary(out, config, rows)
 
 
 def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow]) -> dict[str, Any]:

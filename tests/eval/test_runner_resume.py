@@ -122,6 +122,39 @@ def test_a_signal_mid_run_stops_like_ctrl_c_and_resume_finishes(tmp_path: Path, 
     assert len(rows) == 3 * 8 and len({r.key for r in rows}) == len(rows)
 
 
+def test_one_writer_per_output_directory(tmp_path: Path) -> None:
+    """A second `eval --resume` on an --out that a live process is writing is refused (it used to write every
+    missing sample a second time); so is merging a shard still being written. The lock dies with its process."""
+    script = write_script(tmp_path, MIND2WEB_REPLIES)
+    s0, s1 = tmp_path / "s0", tmp_path / "s1"
+    _finish(_agent(*_args(s1, script, "--shard", "1/2")))
+    first = _harness("pause", 2, *_args(s0, script, "--shard", "0/2"), stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+    try:
+        assert first.stderr is not None and first.stderr.readline() == "paused at row 3\n"
+        second = _agent(*_args(s0, script, "--shard", "0/2", "--resume"))
+        stdout, stderr = second.communicate(timeout=120)
+        assert second.returncode == 2 and stdout == ""
+        assert stderr == (f"error: {s0} is already being written by pid {first.pid}; wait for that process to "
+                          "finish (or stop it), or choose another --out\n")
+        merging = _agent("merge", str(tmp_path / "m"), str(s0), str(s1))
+        assert merging.communicate(timeout=120)[1].endswith(f"being written by pid {first.pid}; merge it once "
+                                                            "that process has finished\n")
+        assert merging.returncode == 2 and not (tmp_path / "m").exists()
+        first.send_signal(signal.SIGKILL)  # the lock goes with the process, however it ends
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert len(read_rows(s0)) == 2
+    _finish(_agent(*_args(s0, script, "--shard", "0/2", "--resume")))
+    rows = read_rows(s0)
+    assert len(rows) == 3 * 4 and len({r.key for r in rows}) == len(rows)  # each of its samples once per run
+    _finish(_agent("merge", str(tmp_path / "m"), str(s0), str(s1)))
+    assert len(read_rows(tmp_path / "m")) == 3 * 8
+
+
 def test_an_exception_mid_run_then_resume_redoes_only_the_rest(bench: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     config = EvalConfig.build(benchmark="screenspot-pro", data=bench / "screenspot-pro",
