@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "flags otherwise) into OUT, as if one process had run them; prints the summary.")
     mg.add_argument("out", help="new output directory")
     mg.add_argument("shards", nargs="+", help="shard output directories")
+    mg.add_argument("--allow-partial", action="store_true",
+                    help="merge shards whose eval was interrupted; the summary is marked partial, with the counts. "
+                         "Default: refuse them")
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
     return parser

@@ -70,7 +70,7 @@ def merge_command(args: argparse.Namespace) -> int:
     from eval.runner import merge
 
     try:
-        summary = merge(args.out, args.shards)
+        summary = merge(args.out, args.shards, allow_partial=args.allow_partial)
     except ConfigError as e:
         return _error(str(e), EXIT_USAGE)
     print(markdown_report(summary), end="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eval.plan import describe_partial
 from eval.summary import MAIN_METRIC, main_metric
 
 __all__ = ["markdown_report"]
@@ -24,6 +25,9 @@ def markdown_report(summary: dict[str, Any]) -> str:
     runs = summary["runs"]
     metric = ".".join(MAIN_METRIC[bench])
     lines = [f"### {bench}: {summary['model']} ({summary['config']['context']})", ""]
+    partial = summary.get("partial")
+    if partial:
+        lines += [f"**Partial**: {describe_partial(partial)}; merged with --allow-partial.", ""]
     budgets = sorted({r["budget"] for r in runs if r["budget"] is not None})
     methods = list(dict.fromkeys(r["method"] for r in runs))
     lines += [f"{metric} (compat, %) by method and budget:", "",

@@ -2,6 +2,7 @@
 
 `run_eval(config, out)` writes into `out`:
 * `config.json`: the resolved `EvalConfig` (a resumed run must have the same one);
+* `plan.json`: the runs and samples this output owns (`eval.plan`), so a merge can tell it is complete;
 * `results.jsonl`: one `eval.results.ResultRow` per (run, sample), appended and fsynced as each sample finishes;
 * `summary.json` (`eval.summary.build_summary`) and `summary.md` (`eval.report.markdown_report`), rewritten at
   the end of every invocation from all the rows in the file.
@@ -25,6 +26,7 @@ from typing import Any
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
 from eval.lock import check_not_written, write_lock
+from eval.plan import Completeness, Plan, read_plan, write_plan
 from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
@@ -67,6 +69,7 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     index = {sid: i for i, sid in enumerate(ids)}
     mine = [sid for sid in ids if config.shard is None or config.shard.owns(index[sid])]
     write_config(out, config)
+    write_plan(out, Plan(runs=tuple(run.name for run in config.runs()), sample_ids=tuple(mine)))
     results = ResultsFile(out / RESULTS_FILE).open()
     done = results.done
     plan = [(run, [sid for sid in mine if (run.name, sid) not in done]) for run in config.runs()]
@@ -98,32 +101,50 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     return write_summary(out, config, results.rows)
 
 
-def merge(out: str | Path, shard_dirs: list[str | Path]) -> dict[str, Any]:
+def merge(out: str | Path, shard_dirs: list[str | Path], *, allow_partial: bool = False) -> dict[str, Any]:
     """Combine the outputs of `--shard I/N` runs (every I of one N) into `out`; return the merged summary.
 
-    Raises ConfigError for differing configs, missing or repeated shards, duplicate results, or an `out` that
-    already holds results.
+    Raises ConfigError for differing configs, missing or repeated shards, duplicate results, a shard still being
+    written, an `out` that already holds results, or a shard that lacks results its plan.json lists (an interrupted
+    eval), naming each short shard and its missing count. With `allow_partial`, short shards are merged and the
+    summary is marked partial, with the counts.
     """
     out = Path(out)
-    for d in shard_dirs:
-        check_not_written(Path(d))
-    config, rows = merge_rows([Path(d) for d in shard_dirs])
+    dirs = [Path(d) for d in shard_dirs]
+    for d in dirs:
+        check_not_written(d)
+    config, rows = merge_rows(dirs)
+    plans = [read_plan(d) for d in dirs]
+    whole = Plan.union(plans)
+    short = {str(d): n for d, plan in zip(dirs, plans) if (n := plan.n_missing(rows))}
+    completeness = Completeness(n_results=whole.n_results, n_present=whole.n_results - sum(short.values()),
+                                short=short)
+    if completeness.is_partial and not allow_partial:
+        counts = "; ".join(f"{d}: {n} of {plan.n_results} results missing" for d, plan in zip(dirs, plans)
+                           if (n := short.get(str(d), 0)))
+        raise ConfigError(f"incomplete shards ({counts}); finish each with `eval --resume` on its directory, or "
+                          "pass --allow-partial to merge anyway (the summary is then marked partial)")
     if (out / RESULTS_FILE).exists() or (out / CONFIG_FILE).exists():
         raise ConfigError(f"{out} already holds results; merge into a new directory")
     with write_lock(out):
         write_config(out, config)
+        write_plan(out, whole)
         order = {run.name: i for i, run in enumerate(config.runs())}
         rows.sort(key=lambda r: (order.get(r.run, len(order)), r.index))
         results = ResultsFile(out / RESULTS_FILE).open()
         for row in rows:
             results.append(row)
         logger.info("merged %d rows from %d shard directories into %s", len(rows), len(shard_dirs), out)
-        return write_summary(out, config, rows)
+        if completeness.is_partial:
+            logger.warning("merged a partial result: %s", completeness.describe())
+        return write_summary(out, config, rows, partial=completeness.as_summary())
 
 
-def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow]) -> dict[str, Any]:
-    """Write summary.json and summary.md for `rows` into `out` (each replaced whole); return the summary."""
-    summary = build_summary(config, rows)
+def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """Write summary.json and summary.md for `rows` into `out` (each replaced whole); return the summary.
+    partial: `Completeness.as_summary()` of a merge with short shards (None: complete)."""
+    summary = build_summary(config, rows, partial=partial)
     _write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     _write_text(out / REPORT_FILE, markdown_report(summary))
     return summary

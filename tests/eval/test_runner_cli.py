@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,31 @@ def test_merge_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["merge", str(tmp_path / "m"), str(tmp_path / "s0"), str(tmp_path / "s1")]) == 2
     err = capsys.readouterr().err
     assert "its config differs" in err and "budgets" in err
+
+
+def test_merge_refuses_a_short_shard_unless_allowed_and_then_marks_the_summary_partial(
+        bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = write_script(tmp_path, ["Action: click(start_box='(10,10)')"])
+    args = ["eval", "screenspot-pro", "--data", str(bench / "screenspot-pro"), "--images",
+            str(bench / "screenspot-pro/images"), "--model", script, "--limit", "6", "-q"]
+    s0, s1, part, merged = (tmp_path / name for name in ("s0", "s1", "part1", "m"))
+    for i, out in enumerate((s0, s1)):
+        assert main([*args, "--shard", f"{i}/2", "--out", str(out)]) == 0
+    shutil.copytree(s1, part)  # shard 1 as an interrupted eval leaves it: 1 of its 3 rows
+    rows = (part / "results.jsonl").read_text().splitlines(keepends=True)
+    (part / "results.jsonl").write_text(rows[0])
+    capsys.readouterr()
+    assert main(["merge", str(merged), str(s0), str(part)]) == 2
+    err = capsys.readouterr().err
+    assert f"incomplete shards ({part}: 2 of 3 results missing)" in err and "--allow-partial" in err
+    assert not merged.exists()
+    assert main(["merge", str(merged), str(s0), str(part), "--allow-partial"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((merged / "summary.json").read_text())
+    assert summary["partial"] == {"n_results": 6, "n_present": 4, "short": {str(part): 2}}
+    assert summary["runs"][0]["samples"] == 4
+    headline = f"**Partial**: 4 of 6 results (2 missing: {part} 2); merged with --allow-partial."
+    assert headline in printed and headline in (merged / "summary.md").read_text()
+    assert main(["merge", str(tmp_path / "whole"), str(s0), str(s1)]) == 0  # complete shards: not partial
+    assert json.loads((tmp_path / "whole/summary.json").read_text())["partial"] is None
+    assert "Partial" not in capsys.readouterr().out
