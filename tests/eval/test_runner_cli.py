@@ -42,7 +42,7 @@ def test_environment_variables_are_the_data_defaults(bench: Path, tmp_path: Path
     saved = json.loads((tmp_path / "out/config.json").read_text())
     assert saved["data"] == str(bench / "agentnetbench") and saved["images"] == str(bench / "agentnetbench/images")
     printed = capsys.readouterr().out
-    assert printed.startswith("### agentnetbench") and "| gui_kv@10 | 10 | 1 |" in printed
+    assert printed.startswith("### agentnetbench") and "| gui_kv@10 | 10 | 7 | 0 |" in printed
 
 
 def test_missing_data_path_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -93,6 +93,19 @@ def test_a_missing_image_stops_with_a_hint_unless_skipped(bench: Path, tmp_path:
     assert "autocad_windows_6" in err and "pass --skip-missing" in err
     assert len((tmp_path / "a/results.jsonl").read_text().splitlines()) == 6  # the work done stays written
     assert main([*args, "--out", str(tmp_path / "b"), "--skip-missing"]) == 0
+
+
+def test_summary_md_of_full_alone_has_its_column_and_counts_skipped_samples(
+        bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = write_script(tmp_path, ["Action: click(start_box='(10,10)')"])
+    assert main(["eval", "screenspot-pro", "--data", str(bench / "screenspot-pro"), "--images",
+                 str(bench / "screenspot-pro/images"), "--model", script, "--limit", "7", "--method", "full",
+                 "--skip-missing", "--out", str(tmp_path / "out"), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "| method | full cache |\n|---|---:|\n| full | 0.00 |\n" in printed  # was "| method |  |" / "|---|"
+    assert "| run | budget % | scored | skipped | compat %" in printed
+    assert "\n| full | – | 6 | 1 | 0.00 | 0.00 |" in printed  # accuracy over the 6 scored; 1 image missing
+    assert printed == (tmp_path / "out/summary.md").read_text()
 
 
 def test_missing_script_and_unavailable_model_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
