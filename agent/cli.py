@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated budgets in percent of the tokens seen, each in (0, 100], e.g. "
                          "1,3,5,10,20,40,80. Default: 10")
     ev.add_argument("--limit", type=int, default=None, help="score only the first N samples. Default: all")
-    ev.add_argument("--resume", action="store_true", help="skip the samples already in --out/results.jsonl")
+    ev.add_argument("--resume", action="store_true",
+                    help="skip the samples already in --out/results.jsonl; the flags must be the saved ones, except "
+                         "that --limit may grow (or go), and --skip-missing, methods and budgets may be added")
     ev.add_argument("--shard", default=None,
                     help="I/N: score only the samples at positions p with p %% N == I. Default: RANK/WORLD_SIZE "
                          "under accelerate launch or torchrun (each rank then writes to --out/shard-I-of-N), else all")

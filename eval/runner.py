@@ -1,7 +1,8 @@
 """The replay runner: a benchmark through the model for every (method, budget) of a config, resumable and sharded.
 
 `run_eval(config, out)` writes into `out`:
-* `config.json`: the resolved `EvalConfig` (a resumed run must have the same one);
+* `config.json`: the resolved `EvalConfig` (a resumed run must have the same one, or widen it: a higher or no
+  `--limit`, `--skip-missing` added, methods or budgets added; `eval.results.check_config`);
 * `plan.json`: the runs and samples this output owns (`eval.plan`), so a merge can tell it is complete;
 * `results.jsonl`: one `eval.results.ResultRow` per (run, sample), appended and fsynced as each sample finishes;
 * `summary.json` (`eval.summary.build_summary`) and `summary.md` (`eval.report.markdown_report`), rewritten at

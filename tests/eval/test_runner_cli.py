@@ -80,10 +80,32 @@ def test_existing_results_need_resume_and_the_same_config(tmp_path: Path, capsys
     assert main(_mind2web(out, script, "--limit", "2")) == 0
     assert main(_mind2web(out, script, "--limit", "2")) == 2
     assert "already holds results; pass --resume" in capsys.readouterr().err
-    assert main(_mind2web(out, script, "--limit", "3", "--resume")) == 2
-    assert "different configuration (limit: saved 2, now 3)" in capsys.readouterr().err
+    assert main(_mind2web(out, script, "--limit", "1", "--resume")) == 2
+    assert ("different configuration (limit: saved 2, now 1; a resume may raise --limit or drop it, not lower it)"
+            in capsys.readouterr().err)
+    assert main(_mind2web(out, script, "--limit", "2", "--resume", "--budget", "20")) == 2
+    assert "budgets: saved [10.0], now [20.0]; a resume may add budgets, not drop them" in capsys.readouterr().err
+    assert main(_mind2web(out, script, "--limit", "2", "--resume", "--context", "stateless")) == 2
+    assert "context: saved 'incremental', now 'stateless')" in capsys.readouterr().err  # alters what a row means
     assert main(_mind2web(out, script, "--limit", "2", "--resume")) == 0  # nothing left to do: summary again
     assert len((out / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_resume_may_widen_the_limit_and_add_skip_missing_budgets_and_methods(
+        bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = write_script(tmp_path, ["Action: click(start_box='(10,10)')"])
+    args = ["eval", "screenspot-pro", "--data", str(bench / "screenspot-pro"), "--images",
+            str(bench / "screenspot-pro/images"), "--model", script, "--out", str(tmp_path / "out"), "-q"]
+    assert main([*args, "--limit", "2"]) == 0
+    assert main([*args, "--limit", "7", "--resume"]) == 1  # sample 7's image is missing
+    assert main([*args, "--limit", "7", "--resume", "--skip-missing", "--method", "gui_kv,full",
+                 "--budget", "10,20"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out/results.jsonl").read_text().splitlines()]
+    assert sorted(r["run"] for r in rows) == sorted(["gui_kv@10"] * 7 + ["gui_kv@20"] * 7 + ["full"] * 7)
+    assert len({(r["run"], r["sample_id"]) for r in rows}) == 21  # nothing written twice
+    saved = json.loads((tmp_path / "out/config.json").read_text())
+    assert (saved["limit"], saved["skip_missing"], saved["budgets"]) == (7, True, [10.0, 20.0])
+    assert "| full | – | 6 | 1 |" in capsys.readouterr().out
 
 
 def test_a_missing_image_stops_with_a_hint_unless_skipped(bench: Path, tmp_path: Path,
