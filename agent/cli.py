@@ -29,6 +29,12 @@ def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_de
     p.add_argument("--model", default="ui-tars-1.5-7b",
                    help="model alias (ui-tars-1.5-7b, opencua-7b, tiny, tiny-opencua), Hugging Face id, local path, "
                         "or script:FILE (replay responses separated by '---' lines). Default: ui-tars-1.5-7b")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the checkpoint's own Python code: OpenCUA's modeling_opencua.py instead of the project's "
+                        "model class, and its tokenizer code. Default: off (no checkpoint code runs)")
+    p.add_argument("--trust-remote-tokenizer", action="store_true",
+                   help="run only the checkpoint's tokenizer code (OpenCUA-7B's tiktoken-based TikTokenV3, which it "
+                        "needs); the model stays the project's class. Default: off")
     if method_list:
         p.add_argument("--method", default="gui_kv",
                        help=f"comma-separated KV-cache compression methods ({', '.join(METHOD_CHOICES)}), e.g. "
@@ -136,7 +142,8 @@ def _run(args: argparse.Namespace) -> int:
         config = RunConfig.build(
             task=args.task, model=args.model, method=args.method, budget=args.budget, frames=args.frames,
             context=args.context, max_steps=args.max_steps, retries=args.retries, confirm=args.confirm,
-            monitor=args.monitor, executor=args.executor, dry_run=args.dry_run, out=args.out)
+            monitor=args.monitor, executor=args.executor, dry_run=args.dry_run, out=args.out,
+            trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer)
         result = run_live(config, interaction=TerminalInteraction())
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -350,8 +350,8 @@ def make_policy(
         (returned unchanged).
     method, budget, frames, context: see `ModelPolicy`.
     gen: `GenerationSettings` fields (max_new_tokens, uitars_style, language, call_user, opencua_level,
-        max_history), `load` options (device, dtype, attn_implementation, seed, cache_dir, local_files_only) and
-        `generate_kwargs`.
+        max_history), `load` options (device, dtype, attn_implementation, seed, cache_dir, local_files_only,
+        trust_remote_code, trust_remote_tokenizer) and `generate_kwargs`.
     """
     if isinstance(name_or_handle, str):
         if name_or_handle.startswith("script:"):
@@ -360,7 +360,8 @@ def make_policy(
             return ScriptPolicy.from_spec(name_or_handle)
         from agent.models.loading import load
 
-        load_keys = ("device", "dtype", "attn_implementation", "seed", "cache_dir", "local_files_only")
+        load_keys = ("device", "dtype", "attn_implementation", "seed", "cache_dir", "local_files_only",
+                     "trust_remote_code", "trust_remote_tokenizer")
         bundle = load(name_or_handle, **{k: gen.pop(k) for k in load_keys if k in gen})
     elif hasattr(name_or_handle, "act") and hasattr(name_or_handle, "start"):
         return name_or_handle

@@ -44,6 +44,8 @@ class RunConfig(BaseModel):
     executor: executor spec for actions.executors.get_executor; "dry-run" when dry_run is set.
     dry_run: execute nothing.
     out: the run directory (`build` creates runs/<timestamp> when none is given).
+    trust_remote_code / trust_remote_tokenizer: let the checkpoint's own model and tokenizer code run, or its
+        tokenizer code only (`agent.models.load`); both off by default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,6 +63,8 @@ class RunConfig(BaseModel):
     executor: str = "pyautogui"
     dry_run: bool = False
     out: Path
+    trust_remote_code: bool = False
+    trust_remote_tokenizer: bool = False
     _claimed_out: bool = PrivateAttr(False)  # `out` was created by `build` for this run (removed if it never starts)
 
     @field_validator("task")
@@ -136,9 +140,11 @@ def build_policy(config: RunConfig, **engine_options: Any) -> Policy:
         raise ConfigError(f"--model {config.model}: the model engine cannot be imported ({e}); "
                           "use --model script:FILE or install the model dependencies") from e
     try:
+        options = {"trust_remote_code": config.trust_remote_code,
+                   "trust_remote_tokenizer": config.trust_remote_tokenizer, **engine_options}
         return make_policy(config.model, method=config.method, budget=config.budget, frames=config.frames,
-                           context=config.context, **engine_options)
-    except (OSError, ValueError) as e:  # unavailable weights, a missing path, an unsupported model type
+                           context=config.context, **options)
+    except (OSError, ValueError) as e:  # unavailable weights, a missing path, an unsupported model type, remote code
         raise ConfigError(f"--model {config.model}: {e}") from e
 
 

@@ -17,6 +17,7 @@ Shape letters: B batch (always 1), Hkv KV heads, T cached entries, n chunk token
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -186,6 +187,20 @@ class KVSession:
         self._frames: list[_Frame] = []
         self._step = 0
         self._failed = False
+
+    def fork(self, method: CompressionMethod | None = None) -> "KVSession":
+        """A new session continuing from this one's state (cache, ids, frames, pending tokens), deep-copied.
+
+        ``method`` replaces the compression method from the next step on (default: the same). Neither session
+        sees the other's later steps. Raises CompressionError when this session's last step failed.
+        """
+        if self._failed:
+            raise CompressionError("a failed session cannot be forked; call reset() first")
+        twin = KVSession(self.model, self.method if method is None else method, frames_window=self.frames_window,
+                         mode=self.mode, turn_closer_ids=self.turn_closer_ids, tokenizer=self.tokenizer)
+        twin.cache, twin.tracker = copy.deepcopy(self.cache), copy.deepcopy(self.tracker)
+        twin.next_pos, twin._pending, twin._frames, twin._step = self.next_pos, list(self._pending), list(self._frames), self._step
+        return twin
 
     @property
     def opening_ids(self) -> tuple[int, ...]:

@@ -48,6 +48,7 @@ def eval_command(args: argparse.Namespace) -> int:
             instruction_level=args.instruction_level, max_new_tokens=args.max_new_tokens,
             min_pixels=args.min_pixels, max_pixels=args.max_pixels, limit=args.limit,
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,
+            trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer,
         )
         out = resolve_out(config, args.out, shard_from_launcher=launcher_shard is not None)
         summary = run_eval(config, out, resume=args.resume, show_progress=progress_enabled(args.quiet))

@@ -98,6 +98,8 @@ class EvalConfig(BaseModel):
     max_new_tokens: reply cap (default: the reference's per benchmark). min_pixels / max_pixels: smart_resize
         limits of the image sent. limit: only the first N samples of the dataset. shard: this process's shard.
     skip_missing: record samples with missing images as skipped instead of stopping.
+    trust_remote_code / trust_remote_tokenizer: let the checkpoint's own model and tokenizer code run, or its
+        tokenizer code only (`agent.models.load`); both off by default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -117,6 +119,8 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     shard: Shard | None = None
     skip_missing: bool = False
+    trust_remote_code: bool = False
+    trust_remote_tokenizer: bool = False
 
     @field_validator("methods")
     @classmethod

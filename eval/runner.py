@@ -229,11 +229,13 @@ class _Engines:
             from agent.engine import ChatEngine
 
             if self._bundle is None:
-                from agent.models.loading import ModelUnavailableError, load
+                from agent.models.loading import ModelUnavailableError, RemoteCodeRequiredError, load
+                from agent.models.opencua import CheckpointKeyError
 
                 try:
-                    self._bundle = load(c.model, device=_device())
-                except (ModelUnavailableError, FileNotFoundError) as e:
+                    self._bundle = load(c.model, device=_device(), trust_remote_code=c.trust_remote_code,
+                                        trust_remote_tokenizer=c.trust_remote_tokenizer)
+                except (ModelUnavailableError, FileNotFoundError, RemoteCodeRequiredError, CheckpointKeyError) as e:
                     raise ConfigError(f"--model {c.model!r}: {e}") from e
             chat = ChatEngine(self._bundle, method=run.method, budget=run.budget, frames=c.frames, context=c.context,
                               max_new_tokens=c.max_new_tokens)

@@ -5,11 +5,31 @@ Names:
 | name | what loads |
 |---|---|
 | `ui-tars-1.5-7b` | `ByteDance-Seed/UI-TARS-1.5-7B` (`Qwen2_5_VLForConditionalGeneration`) |
-| `opencua-7b` | `xlangai/OpenCUA-7B` (the checkpoint's remote code, `trust_remote_code=True`) |
+| `opencua-7b` | `xlangai/OpenCUA-7B` (the project's `agent.models.opencua.OpenCUAForConditionalGeneration`) |
 | `tiny`, `tiny-opencua` | the offline random models of `agent.models.tiny` (nothing is read from disk) |
 | a local directory | dispatched on `config.json`'s `model_type`: `qwen2_5_vl` -> UI-TARS family, `opencua` -> OpenCUA |
 | any other string | a Hugging Face repo id, loaded through `from_pretrained` (downloaded unless cached or offline) |
 | `script:FILE` | not a model: `agent.models.script.ScriptPolicy.from_spec` (returned as is) |
+
+No checkpoint code runs unless the caller allows it. What an OpenCUA checkpoint (`opencua-7b`, a hub id, or a local
+directory whose `config.json` says `model_type: opencua`) is loaded from, and by what:
+
+* `config.json` -> the project's `agent.models.opencua.OpenCUAConfig`; its `auto_map` and `architectures`, which
+  name the checkpoint's remote classes, are ignored.
+* `model.safetensors.index.json` and its shards (or `model.safetensors`) -> the project's
+  `OpenCUAForConditionalGeneration.from_pretrained`, every key mapped by `CHECKPOINT_KEY_MAP`; an unmapped or missing
+  key raises `CheckpointKeyError` before any weight is read.
+* `generation_config.json` -> transformers' `GenerationConfig` (the eos id: 151644 on OpenCUA-7B).
+* `preprocessor_config.json` -> the PIL Qwen2-VL image processor of `agent.models.processing`.
+* `tokenizer_config.json` (with the chat template), `tiktoken.model`, `tokenization_opencua.py` -> `AutoTokenizer`,
+  which builds the checkpoint's own `TikTokenV3` (needs the `tiktoken` package). This is checkpoint code: it runs
+  only with `trust_remote_tokenizer=True` (CLI `--trust-remote-tokenizer`) or `trust_remote_code=True`; without
+  either, `RemoteCodeRequiredError` names both, before the weights are touched.
+* `configuration_opencua.py`, `modeling_opencua.py` -> `AutoModel`, only with `trust_remote_code=True` (CLI
+  `--trust-remote-code`), replacing the project's config and model classes.
+
+A directory with a plain `tokenizer.json` and no tokenizer `auto_map` (what `TinyBundle.save` writes) loads with no
+checkpoint code at all. UI-TARS never needs remote code; the two flags only reach its tokenizer.
 
 Device, dtype and attention are picked automatically: CUDA -> `bfloat16` and `flash_attention_2` when the
 `flash_attn` package is installed (else `sdpa`); CPU -> `float32` and `sdpa`. Each can be overridden.
@@ -37,22 +57,29 @@ from agent.models.tokenizer import QWEN2_VL_CHAT_TEMPLATE
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ALIASES", "ModelBundle", "ModelUnavailableError", "load", "pick_attn_implementation", "pick_device"]
+__all__ = [
+    "ALIASES",
+    "ModelBundle",
+    "ModelUnavailableError",
+    "RemoteCodeRequiredError",
+    "load",
+    "pick_attn_implementation",
+    "pick_device",
+]
 
 
 
 @dataclass(frozen=True)
 class HubModel:
-    """A named checkpoint: its repo id, family and whether it needs the checkpoint's own code."""
+    """A named checkpoint: its repo id and family (both load with the project's model classes)."""
 
     repo_id: str
     family: Family
-    trust_remote_code: bool = False
 
 
 ALIASES: dict[str, HubModel] = {
     "ui-tars-1.5-7b": HubModel("ByteDance-Seed/UI-TARS-1.5-7B", "uitars"),
-    "opencua-7b": HubModel("xlangai/OpenCUA-7B", "opencua", trust_remote_code=True),
+    "opencua-7b": HubModel("xlangai/OpenCUA-7B", "opencua"),
 }
 TINY_NAMES = ("tiny", "tiny-opencua")
 _MODEL_TYPES: dict[str, Family] = {"qwen2_5_vl": "uitars", "opencua": "opencua"}
@@ -73,6 +100,20 @@ class ModelUnavailableError(OSError):
             f"or offline mode (HF_HUB_OFFLINE=1){detail}. Download it on a machine with network "
             f"(`huggingface-cli download {repo_id}`) and pass its local path, or use `--model tiny` "
             f"(`tiny-opencua` for the OpenCUA family) to run offline with a tiny random model."
+        )
+
+
+class RemoteCodeRequiredError(ValueError):
+    """The checkpoint's tokenizer is its own code (a tokenizer `auto_map`), and the caller did not allow it."""
+
+    def __init__(self, name: str, source: str, tokenizer_class: str) -> None:
+        self.name, self.source, self.tokenizer_class = name, source, tokenizer_class
+        super().__init__(
+            f"model {name!r}: the tokenizer of {source} is the checkpoint's own code (tokenizer_config.json maps "
+            f"AutoTokenizer to {tokenizer_class}; OpenCUA's TikTokenV3 reads tiktoken.model and needs the `tiktoken` "
+            f"package), and transformers cannot load it without running that file. Allow only the tokenizer's code "
+            f"with --trust-remote-tokenizer (load(..., trust_remote_tokenizer=True)): the model stays the project's "
+            f"class. --trust-remote-code (trust_remote_code=True) runs the checkpoint's model code as well."
         )
 
 
@@ -120,6 +161,8 @@ def load(
     cache_dir: str | Path | None = None,
     local_files_only: bool | None = None,
     seed: int = 0,
+    trust_remote_code: bool = False,
+    trust_remote_tokenizer: bool = False,
 ) -> Any:
     """Load `name` (see the module table) and return a `ModelBundle` (a `ScriptPolicy` for `script:FILE`).
 
@@ -127,9 +170,14 @@ def load(
     cache_dir, local_files_only: passed to `from_pretrained` for hub ids (None: the Hugging Face defaults; offline
         mode follows `HF_HUB_OFFLINE`).
     seed: weights seed of the tiny models (which are always float32 and use sdpa or eager attention).
+    trust_remote_code: run the checkpoint's own code: OpenCUA's `modeling_opencua.py` through `AutoModel` instead
+        of the project's class, and its tokenizer code. Default False.
+    trust_remote_tokenizer: run only the tokenizer's code (OpenCUA-7B's `TikTokenV3`); implied by
+        trust_remote_code. Default False.
 
     Raises ModelUnavailableError (weights absent and not downloadable), FileNotFoundError (a path-like name that
-    does not exist), ValueError (a checkpoint of an unsupported `model_type`).
+    does not exist), RemoteCodeRequiredError (a tokenizer that is checkpoint code, not allowed), CheckpointKeyError
+    (OpenCUA weights whose keys do not match the model), ValueError (a checkpoint of an unsupported `model_type`).
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"model name must be a non-empty string, got name={name!r}")
@@ -146,12 +194,11 @@ def load(
     alias = ALIASES.get(name.lower())
     path = Path(name).expanduser()
     if alias is None and path.is_dir():
-        source, trust, hub_kwargs = str(path), None, {}
+        source, hub_kwargs = str(path), {}
     elif alias is None and _looks_like_path(name):
         raise FileNotFoundError(f"model path {name!r} is not a directory (aliases: {', '.join(_all_names())})")
     else:
         repo_id = alias.repo_id if alias else name
-        trust = alias.trust_remote_code if alias else None
         hub_kwargs = {"cache_dir": str(cache_dir) if cache_dir else None, "local_files_only": local_files_only}
         hub_kwargs = {k: v for k, v in hub_kwargs.items() if v is not None}
         source = repo_id
@@ -163,11 +210,11 @@ def load(
             f"{name!r}: config.json model_type={model_type!r} is not supported; supported: "
             f"{', '.join(f'{k} ({v})' for k, v in _MODEL_TYPES.items())}"
         )
-    remote = bool(config.get("auto_map")) if trust is None else trust
-    logger.info("loading %s (%s, family %s) on %s as %s with %s attention", name, source, family, dev, dtype, attn)
-    try:
-        model = _load_model(family, source, remote, dev, dtype, attn, hub_kwargs)
-        processor = _load_processor(family, source, remote, hub_kwargs)
+    logger.info("loading %s (%s, family %s) on %s as %s with %s attention%s", name, source, family, dev, dtype, attn,
+                " (checkpoint code allowed)" if trust_remote_code else "")
+    try:  # the processor first: it is small, and a tokenizer that needs permission fails before the weights load
+        processor = _load_processor(name, family, source, trust_remote_code or trust_remote_tokenizer, hub_kwargs)
+        model = _load_model(family, source, trust_remote_code, dev, dtype, attn, hub_kwargs)
     except OSError as exc:  # a missing weight/tokenizer file that the hub could not provide
         if source == str(path) and path.is_dir():
             raise
@@ -249,7 +296,10 @@ def _load_model(
     return model.eval()
 
 
-def _load_processor(family: Family, source: str, remote: bool, hub_kwargs: dict[str, Any]) -> Any:
+def _load_processor(name: str, family: Family, source: str, remote: bool, hub_kwargs: dict[str, Any]) -> Any:
+    tokenizer_class = _remote_tokenizer_class(source, hub_kwargs)
+    if tokenizer_class is not None and not remote:
+        raise RemoteCodeRequiredError(name, source, tokenizer_class)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote, **hub_kwargs)
     image_processor = pil_image_processor_class().from_pretrained(source, **hub_kwargs)
     if family == "uitars":
@@ -262,6 +312,20 @@ def _load_processor(family: Family, source: str, remote: bool, hub_kwargs: dict[
     if processor.chat_template is None:
         raise ValueError(f"{source}: the tokenizer has no chat template (tokenizer_config.json / chat_template.jinja)")
     return processor
+
+
+def _remote_tokenizer_class(source: str, hub_kwargs: dict[str, Any]) -> str | None:
+    """The class `tokenizer_config.json`'s `auto_map` names for `AutoTokenizer` (checkpoint code), else None."""
+    from transformers.utils.hub import cached_file
+
+    resolved = cached_file(source, "tokenizer_config.json", _raise_exceptions_for_missing_entries=False, **hub_kwargs)
+    if resolved is None:
+        return None
+    auto_map = json.loads(Path(resolved).read_text()).get("auto_map") or {}
+    entry = auto_map.get("AutoTokenizer") if isinstance(auto_map, dict) else None
+    if isinstance(entry, (list, tuple)):  # [slow class, fast class], either may be None
+        entry = next((e for e in entry if e), None)
+    return entry if isinstance(entry, str) and entry else None
 
 
 def _bundle(family: Family, model: Any, processor: Any, name: str) -> ModelBundle:

@@ -28,7 +28,25 @@ def offline(monkeypatch, tmp_path):
 
 def test_aliases_name_the_real_checkpoints():
     assert ALIASES["ui-tars-1.5-7b"].repo_id == "ByteDance-Seed/UI-TARS-1.5-7B"
-    assert ALIASES["opencua-7b"].repo_id == "xlangai/OpenCUA-7B" and ALIASES["opencua-7b"].trust_remote_code
+    assert ALIASES["opencua-7b"].repo_id == "xlangai/OpenCUA-7B" and ALIASES["opencua-7b"].family == "opencua"
+
+
+def test_remote_code_flags_reach_the_run_and_eval_configs(tmp_path):
+    from agent.cli import build_parser
+    from agent.live import RunConfig
+    from eval.config import EvalConfig
+
+    parser = build_parser()
+    run = parser.parse_args(["run", "a task", "--model", "opencua-7b", "--trust-remote-tokenizer"])
+    assert (run.trust_remote_code, run.trust_remote_tokenizer) == (False, True)
+    config = RunConfig.build(task=run.task, model=run.model, out=tmp_path, trust_remote_code=run.trust_remote_code,
+                             trust_remote_tokenizer=run.trust_remote_tokenizer)
+    assert (config.trust_remote_code, config.trust_remote_tokenizer) == (False, True)
+    ev = parser.parse_args(["eval", "screenspot-v2", "--model", "opencua-7b", "--trust-remote-code"])
+    assert (ev.trust_remote_code, ev.trust_remote_tokenizer) == (True, False)
+    assert EvalConfig.build(benchmark="screenspot-v2", data=tmp_path, images=tmp_path, model=ev.model,
+                            trust_remote_code=True).trust_remote_code
+    assert not RunConfig.build(task="t", out=tmp_path).trust_remote_code  # off unless asked
 
 
 def test_device_dtype_and_attention_are_picked_for_cpu():

@@ -202,3 +202,18 @@ def test_failed_step_requires_reset():
     out = session.step(steps[0][0], steps[0][1], steps[0][2], max_new_tokens=1)
     assert out.stats.step == 0 and out.stats.n_prefilled == steps[0][0].shape[1]
     assert hook_count(b.model) == before
+
+
+def test_a_fork_continues_exactly_like_the_original():
+    b = bundle("uitars", "sdpa")
+    steps = _steps(b)
+    session, _ = run_session(b, METHODS["gui_kv"](budget=40.0), steps[:2], frames_window=2, n_new=N_NEW)
+    twin = session.fork()
+    other = session.fork(SnapKV(budget=40.0))
+    ids, pv, grid = steps[2]
+    a = session.step(ids, pv, grid, max_new_tokens=N_NEW, output_logits=True, do_sample=False)
+    b_out = twin.step(ids, pv, grid, max_new_tokens=N_NEW, output_logits=True, do_sample=False)
+    assert a.tokens == b_out.tokens and torch.equal(a.logits, b_out.logits)
+    assert a.stats.model_dump(exclude={"wall_s"}) == b_out.stats.model_dump(exclude={"wall_s"})
+    assert other.method == SnapKV(budget=40.0) and other.cache is not session.cache
+    assert other.tracker.ids[0].data_ptr() != session.tracker.ids[0].data_ptr()
