@@ -5,7 +5,7 @@ them, so this package works headless.
 """
 
 from actions.coords import ScreenGeometry, normalize_point, smart_resize
-from actions.errors import ActionError, ActionParseError, CoordinateError, ExecutorNotFoundError
+from actions.errors import ActionError, ActionParseError, CoordinateError, ExecutorNotFoundError, NotAnExecutorError
 from actions.keys import normalize_key, split_hotkey
 from actions.opencua import parse_opencua
 from actions.render import to_pyautogui_code
@@ -36,6 +36,6 @@ from actions.schema import (
 __all__ = [
     "ACTION_ADAPTER", "ACTION_TYPES", "Action", "ActionError", "ActionParseError", "CallUser", "Click",
     "CoordinateError", "Drag", "ExecutorNotFoundError", "Finished", "Hotkey", "KeyDown", "KeyUp", "LongPress", "Move",
-    "OpenApp", "ParsedOutput", "PressBack", "PressHome", "ScreenGeometry", "Scroll", "Select", "Type", "Wait", "normalize_key",
+    "NotAnExecutorError", "OpenApp", "ParsedOutput", "PressBack", "PressHome", "ScreenGeometry", "Scroll", "Select", "Type", "Wait", "normalize_key",
     "normalize_point", "parse_opencua", "parse_uitars", "render_uitars", "smart_resize", "split_hotkey", "to_pyautogui_code",
 ]

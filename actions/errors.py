@@ -32,5 +32,9 @@ class ExecutorNotFoundError(ActionError, LookupError):
     """An executor name resolves to nothing (no built-in, entry point or `module:Class`)."""
 
 
+class NotAnExecutorError(ActionError, TypeError):
+    """An executor spec resolves to something that is not an executor (or cannot be built into one)."""
+
+
 def _excerpt(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."

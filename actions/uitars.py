@@ -229,9 +229,10 @@ def _parse_point(arg: CallArg, args: _Args) -> Point:
     x, y = (nums[0], nums[1]) if len(nums) == 2 else ((nums[0] + nums[2]) / 2, (nums[1] + nums[3]) / 2)
     try:
         return normalize_point(x, y, args.ctx.grid, clamp=args.ctx.clamp)
-    except CoordinateError as e:
+    except CoordinateError:  # words for the user reading the log and for the model re-asked with them
+        width, height = args.ctx.grid
         raise args.fail(
-            f"point {arg.value!r} in {arg.name!r} lies outside the image ({e}); pass clamp=True to clamp it",
+            f"point {arg.value!r} in {arg.name!r} lies outside the image (x in [0, {width:g}], y in [0, {height:g}])",
             arg.position,
         ) from None
 

@@ -2,8 +2,8 @@
 `python -m agent merge OUT SHARD_DIR...` (combine sharded replays).
 
 The CLI holds no logic: it parses flags, configures logging, and calls a library function. `main(argv)` returns the
-exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C), so tests call it
-directly.
+exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C or SIGTERM), so tests
+call it directly. SIGTERM is handled like Ctrl-C (`agent.signals`): runs end with status terminated and their files.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from agent.interaction import TerminalInteraction
 from agent.live import ConfigError, RunConfig, run_live
+from agent.signals import sigterm_as_interrupt, stop_reason
 from agent.trajectory import RunStatus
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNFINISHED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -96,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "1,3,5,10,20,40,80. Default: 10")
     ev.add_argument("--limit", type=int, default=None,
                     help="score only the first N samples. Default: all (synthdesk: 300 tasks, kinds in turn)")
-    ev.add_argument("--resume", action="store_true", help="skip the samples already in --out/results.jsonl")
+    ev.add_argument("--resume", action="store_true",
+                    help="skip the samples already in --out/results.jsonl; the flags must be the saved ones, except "
+                         "that --limit may grow (or go), and --skip-missing, methods and budgets may be added")
     ev.add_argument("--shard", default=None,
                     help="I/N: score only the samples at positions p with p %% N == I. Default: RANK/WORLD_SIZE "
                          "under accelerate launch or torchrun (each rank then writes to --out/shard-I-of-N), else all")
@@ -116,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "flags otherwise) into OUT, as if one process had run them; prints the summary.")
     mg.add_argument("out", help="new output directory")
     mg.add_argument("shards", nargs="+", help="shard output directories")
+    mg.add_argument("--allow-partial", action="store_true",
+                    help="merge shards whose eval was interrupted; the summary is marked partial, with the counts. "
+                         "Default: refuse them")
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
 
@@ -136,7 +142,7 @@ def exit_code(status: RunStatus) -> int:
         return EXIT_OK
     if status is RunStatus.ERROR:
         return EXIT_ERROR
-    if status is RunStatus.USER_STOPPED:
+    if status in (RunStatus.USER_STOPPED, RunStatus.TERMINATED):
         return EXIT_INTERRUPTED
     return EXIT_UNFINISHED  # failed, max_steps, parse_failed, call_user_abort, user_abort
 
@@ -152,8 +158,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # outside the loop's own handling: while loading the model, or a second Ctrl-C
-        print("stopped by the user (Ctrl-C)", file=sys.stderr)
+    except KeyboardInterrupt as e:  # outside the loop's own handling: while loading the model, or a second Ctrl-C
+        print(stop_reason(e), file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{result.status.value}: {result.message} ({result.n_steps} steps; {config.out})")
     return exit_code(result.status)
@@ -166,21 +172,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "train":
-        from agent.training.cli import train_command
-
-        return train_command(args)
-    if args.command == "eval":
-        return _eval(args)
-    return _merge(args)
+    command = {"run": _run, "eval": _eval, "merge": _merge, "train": _train}[args.command]
+    with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
+        try:
+            return command(args)
+        except KeyboardInterrupt as e:  # a command without its own handling (merge)
+            print(stop_reason(e), file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _eval(args: argparse.Namespace) -> int:
     from eval.cli import eval_command  # lazy: only `eval` needs the replay runner
 
     return eval_command(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from agent.training.cli import train_command
+
+    return train_command(args)
 
 
 def _merge(args: argparse.Namespace) -> int:

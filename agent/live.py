@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from actions.errors import ExecutorNotFoundError
+from actions.errors import ExecutorNotFoundError, NotAnExecutorError
 from agent.interaction import Interaction
 from agent.loop import AgentLoop, LoopConfig
 from agent.models.script import SCHEME, ScriptPolicy
@@ -43,7 +43,7 @@ class RunConfig(BaseModel):
     monitor: mss monitor index (0 = all, 1 = primary).
     executor: executor spec for actions.executors.get_executor; "dry-run" when dry_run is set.
     dry_run: execute nothing.
-    out: the run directory.
+    out: the run directory (`build` creates runs/<timestamp> when none is given).
     trust_remote_code / trust_remote_tokenizer: let the checkpoint's own model and tokenizer code run, or its
         tokenizer code only (`agent.models.load`); both off by default.
     """
@@ -65,6 +65,7 @@ class RunConfig(BaseModel):
     out: Path
     trust_remote_code: bool = False
     trust_remote_tokenizer: bool = False
+    _claimed_out: bool = PrivateAttr(False)  # `out` was created by `build` for this run (removed if it never starts)
 
     @field_validator("task")
     @classmethod
@@ -80,24 +81,42 @@ class RunConfig(BaseModel):
 
     @classmethod
     def build(cls, **values: Any) -> "RunConfig":
-        """Validate `values` (None means "use the default"; `out=None` picks runs/<timestamp>); ConfigError if bad."""
+        """Validate `values` (None means "use the default"); ConfigError if bad. Without `out`, a valid config gets
+        a new directory from `claim_run_dir()`."""
         values = {k: v for k, v in values.items() if v is not None}
-        values.setdefault("out", default_run_dir())
+        claim = "out" not in values
+        values.setdefault("out", Path("runs"))  # a stand-in while validating: nothing is created for a bad config
         try:
-            return cls(**values)
+            config = cls(**values)
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}={err.get('input')!r}: {err['msg']}"
                                  for err in e.errors())
             raise ConfigError(problems) from e
+        if claim:
+            config = config.model_copy(update={"out": claim_run_dir()})
+            config._claimed_out = True
+        return config
+
+    def release_out(self) -> None:
+        """Remove `out` if `build` created it and the run never wrote into it (a setup step failed)."""
+        if self._claimed_out and self.out.is_dir() and not any(self.out.iterdir()):
+            self.out.rmdir()
 
 
-def default_run_dir(root: str | Path = "runs") -> Path:
-    """runs/<YYYYmmdd-HHMMSS>, with a -N suffix when that directory already exists."""
-    base = Path(root) / time.strftime("%Y%m%d-%H%M%S")
+def claim_run_dir(root: str | Path = "runs", clock: Callable[[], float] = time.time) -> Path:
+    """Create and return runs/<YYYYmmdd-HHMMSS> (local time of `clock()`), or the first free -N suffix of it.
+
+    Creating the directory is the claim: two runs started in the same second get different directories.
+    """
+    base = Path(root) / time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, n = base, 1
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path, n = base.with_name(f"{base.name}-{n}"), n + 1
 
 
 def build_policy(config: RunConfig, **engine_options: Any) -> Policy:
@@ -135,7 +154,7 @@ def build_executor(config: RunConfig) -> Any:
 
     try:
         return get_executor(config.executor_spec)
-    except ExecutorNotFoundError as e:
+    except (ExecutorNotFoundError, NotAnExecutorError) as e:
         raise ConfigError(f"--executor {config.executor_spec}: {e}") from e
 
 
@@ -168,9 +187,13 @@ def run_live(config: RunConfig, interaction: Interaction | None = None,
     policy_factory: builds the policy from the config; `build_policy` (what the CLI uses) by default. Tests pass
         e.g. `functools.partial(build_policy, generate_kwargs=...)` to steer a real model's decoding.
     """
-    executor = build_executor(config)
-    policy = policy_factory(config)
-    screen = open_screen(config)
+    try:
+        executor = build_executor(config)
+        policy = policy_factory(config)
+        screen = open_screen(config)
+    except BaseException:  # ConfigError, or Ctrl-C / SIGTERM while the model loads
+        config.release_out()
+        raise
     try:
         trajectory = open_trajectory(config)
         logger.info("run directory: %s (model %s, %s grammar, executor %s)", config.out, config.model,

@@ -3,8 +3,8 @@
 The loop owns control flow; the screen, the policy and the executor only do their one job.
 - Stops on `finished` (status finished, or failed when the model gave up), after `max_steps`, when a reply stays
   unparsable after `retries` retries (each retry re-asks the policy with the same frame and the parse error as
-  feedback), when the user aborts (a `call_user` or --confirm answer), on Ctrl-C (user_stopped) and on any exception
-  (error; the traceback is logged). Every run ends with one `RunStatus`, set in a `finally` that also writes
+  feedback), when the user aborts (a `call_user` or --confirm answer), on Ctrl-C (user_stopped), on SIGTERM
+  (terminated: `agent.signals.Terminated`, a KeyboardInterrupt) and on any exception (error; the traceback is logged). Every run ends with one `RunStatus`, set in a `finally` that also writes
   result.json and report.html.
 - `wait` goes to the executor (which does nothing for it), then sleeps here; the next step observes again.
 - `call_user` asks the user (through `Interaction`) whether to continue or abort; without an interaction it aborts.
@@ -32,6 +32,7 @@ from actions.uitars import parse_uitars
 from agent.interaction import CallUserAnswer, ConfirmAnswer, Interaction
 from agent.policy import Family, Policy, PolicyReply
 from agent.screen import Frame, Screen
+from agent.signals import Terminated, stop_reason
 from agent.trajectory import (
     ActionRecord, RunResult, RunStatus, StepRecord, StepStatus, Timings, Trajectory, points_of,
 )
@@ -132,9 +133,10 @@ class AgentLoop:
             self._check_supports(self.policy.family)
             self.policy.start(task)
             status, message = self._steps()
-        except KeyboardInterrupt:
-            status, message = RunStatus.USER_STOPPED, "stopped by the user (Ctrl-C)"
-            self._flush_draft(StepStatus.STOPPED, "interrupted by Ctrl-C")
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under agent.signals.sigterm_as_interrupt
+            status = RunStatus.TERMINATED if isinstance(e, Terminated) else RunStatus.USER_STOPPED
+            message = stop_reason(e)
+            self._flush_draft(StepStatus.STOPPED, message)
         except Exception as e:  # the loop boundary: whatever broke, the run ends with a status and its files
             status, message = self._on_exception(e)
         finally:
@@ -179,13 +181,14 @@ class AgentLoop:
         t0 = time.perf_counter()
         frame = self.screen.capture()
         capture_s = time.perf_counter() - t0
-        screenshot = self.trajectory.save_screenshot(step, frame.image)
+        draft = self._draft = _Draft(step, 0, None, frame.geometry, None, timings={"capture_s": capture_s})
+        draft.screenshot = self.trajectory.save_screenshot(step, frame.image)  # a stop from here on records it
+        screenshot, error = draft.screenshot, ""
         feedback: str | None = None
-        error = ""
         for attempt in range(self.config.retries + 1):
-            draft = _Draft(step, attempt, screenshot, frame.geometry, feedback,
-                           timings={"capture_s": capture_s if attempt == 0 else 0.0})
-            self._draft = draft
+            if attempt > 0:
+                draft = self._draft = _Draft(step, attempt, screenshot, frame.geometry, feedback,
+                                             timings={"capture_s": 0.0})
             if self._ask(draft, frame):
                 return self._act(draft)
             error = draft.error or ""
@@ -312,13 +315,16 @@ class AgentLoop:
         for rec in draft.actions:
             where = rec.points.get("xy") or rec.points.get("xy_start")
             at = f" @({where.xy_screen[0]:.0f},{where.xy_screen[1]:.0f})" if where else ""
-            described.append(f"{rec.action.type}{at}")
+            skipped = " (skipped)" if rec.exec_status == "skipped" else ""
+            described.append(f"{rec.action.type}{at}{skipped}")
+        skipped_all = bool(draft.actions) and all(rec.exec_status == "skipped" for rec in draft.actions)
+        label = "skipped" if status is StepStatus.EXECUTED and skipped_all else status.value
         reply = draft.reply or PolicyReply(text="")
         entries = reply.kv_entries_per_layer
         kept = sum(entries) / len(entries) if entries else 0.0
         logger.info("step %d/%d %s [%s] | capture %.3fs policy %.2fs (prefill %.2fs, %d tok; decode %.2fs) "
                     "parse %.3fs execute %.3fs | kv %.0f entries/layer, %.1f MiB", draft.step, self.config.max_steps,
-                    ", ".join(described), status.value, t.get("capture_s", 0.0), t.get("policy_s", 0.0),
+                    ", ".join(described), label, t.get("capture_s", 0.0), t.get("policy_s", 0.0),
                     reply.prefill_s, reply.prefill_tokens, reply.decode_s, t.get("parse_s", 0.0),
                     t.get("execute_s", 0.0), kept, reply.kv_cache_bytes / 2**20)
 

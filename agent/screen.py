@@ -72,9 +72,9 @@ def default_logical_size(monitors: Sequence[Monitor], index: int) -> Size:
     rect = (int(mon["width"]), int(mon["height"]))
     if not _is_primary(monitors, index):
         return rect
-    import pyautogui  # needs a display: imported only when a live screen is used
+    from actions.executors.pyautogui import import_pyautogui  # needs a display: only a live screen imports it
 
-    width, height = pyautogui.size()
+    width, height = import_pyautogui().size()
     union = (int(monitors[0]["width"]), int(monitors[0]["height"]))
     if len(monitors) > 2 and (width, height) == union:
         return rect  # X11 multi-monitor: pyautogui.size() is the root window, not the primary monitor

@@ -24,10 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from actions.coords import ScreenGeometry
 from actions.schema import Action
+from agent.signals import block_stop_signals
 
 logger = logging.getLogger(__name__)
 
 STEPS_FILE, CONFIG_FILE, RESULT_FILE, REPORT_FILE = "steps.jsonl", "config.json", "result.json", "report.html"
+#: The files of a run; a directory holding any of them (or a step screenshot) belongs to another run.
+RUN_FILES = (CONFIG_FILE, STEPS_FILE, RESULT_FILE, REPORT_FILE)
 PNG_COMPRESS_LEVEL = 1  # a 1080p screenshot in ~20-40 ms instead of ~150 ms at the default level
 
 
@@ -40,7 +43,8 @@ class RunStatus(str, Enum):
     PARSE_FAILED = "parse_failed"  # the model's reply stayed unparsable after --retries retries
     CALL_USER_ABORT = "call_user_abort"  # the model asked for the user, who chose to abort
     USER_ABORT = "user_abort"  # the user answered "abort" to a --confirm question
-    USER_STOPPED = "user_stopped"  # Ctrl-C
+    USER_STOPPED = "user_stopped"  # Ctrl-C, or pyautogui's fail-safe (the user slammed the pointer into a corner)
+    TERMINATED = "terminated"  # SIGTERM (timeout, docker stop, systemd, kill)
     ERROR = "error"  # an exception in our code, the screen or the executor
 
 
@@ -51,7 +55,7 @@ class StepStatus(str, Enum):
     PARSE_ERROR = "parse_error"  # unparsable; `error` holds the parser's message
     FINISHED = "finished"  # reached a `finished` action
     CALL_USER = "call_user"  # reached a `call_user` action (ActionRecord.decision says continue or abort)
-    STOPPED = "stopped"  # the user aborted at --confirm, or Ctrl-C arrived during this step
+    STOPPED = "stopped"  # the user aborted at --confirm, or Ctrl-C or SIGTERM arrived during this step
     ERROR = "error"  # the executor raised or reported an error
 
 
@@ -151,17 +155,21 @@ def points_of(action: Action, geometry: ScreenGeometry) -> dict[str, PointRecord
 class Trajectory:
     """Writes one run directory. Screenshots are encoded on a background thread; `close()` waits for them.
 
-    run_dir: created if missing; refusing (FileExistsError) when it already holds a steps.jsonl, so a run never
-    overwrites another.
+    run_dir: created if missing; refusing (FileExistsError) when it already holds a file of a run (config.json,
+    steps.jsonl, result.json, report.html, step_NNN.png), so a run never overwrites another.
     """
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
-        if (self.run_dir / STEPS_FILE).exists():
-            raise FileExistsError(f"{self.run_dir / STEPS_FILE}: already exists; choose another --out")
+        found = [name for name in RUN_FILES if (self.run_dir / name).exists()]
+        found += ["step_NNN.png"] if any(self.run_dir.glob("step_*.png")) else []
+        if found:
+            raise FileExistsError(f"{self.run_dir}: already holds {', '.join(found)} of another run; "
+                                  "choose another --out")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._steps: IO[str] | None = open(self.run_dir / STEPS_FILE, "x", encoding="utf-8")
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshots")
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshots",
+                                                                   initializer=block_stop_signals)
         self._pending: list[Future[None]] = []
         self.n_records = 0
 

@@ -1,6 +1,6 @@
 """The `eval` and `merge` commands behind `python -m agent` (argparse lives in `agent.cli`; this turns the parsed
 flags into an `EvalConfig`, calls the runner, prints the Markdown summary on stdout and maps errors to exit codes:
-0 done, 1 a data or run error, 2 a usage or configuration error, 130 Ctrl-C)."""
+0 done, 1 a data or run error, 2 a usage or configuration error, 130 Ctrl-C or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from agent.signals import stop_reason
 from eval.config import ConfigError, EvalConfig, default_out, shard_from_env
 from eval.progress import progress_enabled
 from eval.report import markdown_report
@@ -59,8 +60,8 @@ def eval_command(args: argparse.Namespace) -> int:
         return _error(f"{e} (pass --skip-missing to record such samples as skipped)", EXIT_ERROR)
     except DatasetFormatError as e:
         return _error(str(e), EXIT_USAGE)
-    except KeyboardInterrupt:
-        print("stopped by the user (Ctrl-C); rerun with --resume to continue", file=sys.stderr)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (agent.signals.Terminated)
+        print(f"{stop_reason(e)}; rerun with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(markdown_report(summary), end="")
     logger.info("results in %s", out)
@@ -72,7 +73,7 @@ def merge_command(args: argparse.Namespace) -> int:
     from eval.runner import merge
 
     try:
-        summary = merge(args.out, args.shards)
+        summary = merge(args.out, args.shards, allow_partial=args.allow_partial)
     except ConfigError as e:
         return _error(str(e), EXIT_USAGE)
     print(markdown_report(summary), end="")

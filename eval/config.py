@@ -151,7 +151,8 @@ class EvalConfig(BaseModel):
     @model_validator(mode="after")
     def _pixels(self) -> "EvalConfig":
         if self.min_pixels > self.max_pixels:
-            raise ValueError(f"min_pixels={self.min_pixels} must be <= max_pixels={self.max_pixels}")
+            raise ValueError(f"--min-pixels {self.min_pixels} is larger than --max-pixels {self.max_pixels}; "
+                             "the floor must not exceed the cap")
         return self
 
     @model_validator(mode="after")
@@ -210,7 +211,9 @@ class EvalConfig(BaseModel):
             return cls(**values)
         except ValidationError as e:
             first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "config"
+            if not first["loc"]:  # a check across fields: its message names them; the input is the whole config
+                raise ConfigError(first["msg"].removeprefix("Value error, ")) from None
+            where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{where}: {first['msg']} (got {first.get('input')!r})") from None
 
 

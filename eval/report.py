@@ -1,11 +1,12 @@
 """The Markdown report of a summary: the headline metric across methods (rows) and budgets (columns), then one
-line per run with both metric variants and the costs; for synthdesk, then each run's accuracy per task kind next
-to its chance level."""
+line per run with its scored and skipped units (samples, or AgentNetBench steps: the metrics' own counts), both
+metric variants and the costs; for synthdesk, then each run's accuracy per task kind next to its chance level."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from eval.plan import describe_partial
 from eval.summary import MAIN_METRIC, main_metric
 
 __all__ = ["markdown_report"]
@@ -25,10 +26,14 @@ def markdown_report(summary: dict[str, Any]) -> str:
     runs = summary["runs"]
     metric = ".".join(MAIN_METRIC[bench])
     lines = [f"### {bench}: {summary['model']} ({summary['config']['context']})", ""]
-    budgets = sorted({r["budget"] for r in runs if r["budget"] is not None})
+    partial = summary.get("partial")
+    if partial:
+        lines += [f"**Partial**: {describe_partial(partial)}; merged with --allow-partial.", ""]
+    # Budget columns; a sweep of "full" alone has none, so it gets one column for the whole cache.
+    budgets: list[float | None] = sorted({r["budget"] for r in runs if r["budget"] is not None}) or [None]
     methods = list(dict.fromkeys(r["method"] for r in runs))
     lines += [f"{metric} (compat, %) by method and budget:", "",
-              "| method | " + " | ".join(f"{b:g}%" for b in budgets) + " |",
+              "| method | " + " | ".join("full cache" if b is None else f"{b:g}%" for b in budgets) + " |",
               "|---|" + "---:|" * len(budgets)]
     for method in methods:
         cells = []
@@ -36,15 +41,16 @@ def markdown_report(summary: dict[str, Any]) -> str:
             run = next((r for r in runs if r["method"] == method and (r["budget"] == b or r["budget"] is None)), None)
             cells.append(_pct(main_metric(bench, run["metrics"], "compat")) if run else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", "| run | budget % | samples | compat % | fixed % | prompt tok/call | KV entries/layer | KV MiB "
-              "| decode MFLOPs/token | decode FLOPs vs full |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| run | budget % | scored | skipped | compat % | fixed % | prompt tok/call | KV entries/layer "
+              "| KV MiB | decode MFLOPs/token | decode FLOPs vs full |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         cost = r["cost"]
         ratio = cost.get("decode_flops_per_token_vs_full")
         vs_full = "–" if ratio is None else f"{100 * (ratio - 1):+.1f}%"
+        counts = r["metrics"]["counts"]
         lines.append(
-            f"| {r['run']} | {_budget(r['budget'])} | {r['samples']} "
+            f"| {r['run']} | {_budget(r['budget'])} | {counts['records'] - counts['skipped']} | {counts['skipped']} "
             f"| {_pct(main_metric(bench, r['metrics'], 'compat'))} | {_pct(main_metric(bench, r['metrics'], 'fixed'))} "
             f"| {cost['prompt_tokens_mean']:.0f} | {cost['kv_entries_mean']:.0f} | {cost['kv_bytes_mean'] / 2**20:.2f} "
             f"| {cost['decode_flops_per_token'] / 1e6:.3f} | {vs_full} |")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,14 +121,30 @@ def read_config(directory: Path) -> EvalConfig:
         raise ConfigError(f"{path}: not a valid replay config ({e.errors()[0]['msg']})") from None
 
 
+#: The config fields a resume may change, each only in the direction that widens what the output covers (or skips
+#: samples whose image is missing), so that every row already written keeps its meaning; and the rule in words.
+_WIDENINGS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "limit": (lambda saved, now: now is None or (saved is not None and now >= saved),
+              "a resume may raise --limit or drop it, not lower it"),
+    "skip_missing": (lambda saved, now: now or not saved, "a resume may add --skip-missing, not drop it"),
+    "methods": (lambda saved, now: set(saved) <= set(now), "a resume may add methods, not drop them"),
+    "budgets": (lambda saved, now: set(saved) <= set(now), "a resume may add budgets, not drop them"),
+}
+
+
 def check_config(directory: Path, config: EvalConfig) -> None:
-    """ConfigError unless `directory`'s saved config equals `config` (resume never mixes configurations)."""
+    """ConfigError unless `config` is `directory`'s saved config, or widens it (`_WIDENINGS`: a higher or no
+    --limit, --skip-missing added, methods or budgets added). Any other change would alter what a finished row
+    means, so resume never mixes configurations."""
     saved = read_config(directory).model_dump(mode="json")
     wanted = config.model_dump(mode="json")
-    diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
-    if diff:
-        details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {wanted[k]!r}" for k in diff)
-        raise ConfigError(f"{directory} holds results of a different configuration ({details}); "
+    refused = []
+    for key in sorted(k for k in wanted if saved.get(k) != wanted[k]):
+        widens, rule = _WIDENINGS.get(key, (None, ""))
+        if widens is None or not widens(saved.get(key), wanted[key]):
+            refused.append(f"{key}: saved {saved.get(key)!r}, now {wanted[key]!r}" + (f"; {rule}" if rule else ""))
+    if refused:
+        raise ConfigError(f"{directory} holds results of a different configuration ({'; '.join(refused)}); "
                           "use another --out or the same flags")
 
 

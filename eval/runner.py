@@ -1,15 +1,18 @@
 """The replay runner: a benchmark through the model for every (method, budget) of a config, resumable and sharded.
 
 `run_eval(config, out)` writes into `out`:
-* `config.json`: the resolved `EvalConfig` (a resumed run must have the same one);
+* `config.json`: the resolved `EvalConfig` (a resumed run must have the same one, or widen it: a higher or no
+  `--limit`, `--skip-missing` added, methods or budgets added; `eval.results.check_config`);
+* `plan.json`: the runs and samples this output owns (`eval.plan`), so a merge can tell it is complete;
 * `results.jsonl`: one `eval.results.ResultRow` per (run, sample), appended and fsynced as each sample finishes;
 * `summary.json` (`eval.summary.build_summary`) and `summary.md` (`eval.report.markdown_report`), rewritten at
   the end of every invocation from all the rows in the file.
 
 Order: run by run (`EvalConfig.runs()`), samples in dataset order. `--limit N` keeps the first N samples of the
 dataset, then `--shard I/N` keeps those whose position p has p % N == I. With `resume`, the (run, sample) pairs
-already in results.jsonl are skipped (a torn last line is cut off first). `merge(out, shard_dirs)` combines shard
-outputs into one directory with the same three files as a single-process run.
+already in results.jsonl are skipped (a torn last line is cut off first). One process at a time writes `out`
+(`eval.lock`: a second one is refused with the first one's pid). `merge(out, shard_dirs)` combines shard outputs
+into one directory with the same three files as a single-process run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
+from eval.lock import check_not_written, write_lock
+from eval.plan import Completeness, Plan, read_plan, write_plan
 from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
@@ -53,13 +58,20 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     and `config.skip_missing` is off). A model that cannot be loaded (no weights) is a ConfigError too.
     """
     out = Path(out)
-    _prepare(out, config, resume)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing,
                          **config.loader_options())
+    with write_lock(out):
+        _prepare(out, config, resume)
+        return _replay(config, out, dataset, show_progress)
+
+
+def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool) -> dict[str, Any]:
+    """The body of `run_eval`, under the output directory's lock."""
     ids = list(dataset.sample_ids)[: config.limit]
     index = {sid: i for i, sid in enumerate(ids)}
     mine = [sid for sid in ids if config.shard is None or config.shard.owns(index[sid])]
     write_config(out, config)
+    write_plan(out, Plan(runs=tuple(run.name for run in config.runs()), sample_ids=tuple(mine)))
     results = ResultsFile(out / RESULTS_FILE).open()
     done = results.done
     plan = [(run, [sid for sid in mine if (run.name, sid) not in done]) for run in config.runs()]
@@ -91,29 +103,50 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     return write_summary(out, config, results.rows)
 
 
-def merge(out: str | Path, shard_dirs: list[str | Path]) -> dict[str, Any]:
+def merge(out: str | Path, shard_dirs: list[str | Path], *, allow_partial: bool = False) -> dict[str, Any]:
     """Combine the outputs of `--shard I/N` runs (every I of one N) into `out`; return the merged summary.
 
-    Raises ConfigError for differing configs, missing or repeated shards, duplicate results, or an `out` that
-    already holds results.
+    Raises ConfigError for differing configs, missing or repeated shards, duplicate results, a shard still being
+    written, an `out` that already holds results, or a shard that lacks results its plan.json lists (an interrupted
+    eval), naming each short shard and its missing count. With `allow_partial`, short shards are merged and the
+    summary is marked partial, with the counts.
     """
     out = Path(out)
-    config, rows = merge_rows([Path(d) for d in shard_dirs])
+    dirs = [Path(d) for d in shard_dirs]
+    for d in dirs:
+        check_not_written(d)
+    config, rows = merge_rows(dirs)
+    plans = [read_plan(d) for d in dirs]
+    whole = Plan.union(plans)
+    short = {str(d): n for d, plan in zip(dirs, plans) if (n := plan.n_missing(rows))}
+    completeness = Completeness(n_results=whole.n_results, n_present=whole.n_results - sum(short.values()),
+                                short=short)
+    if completeness.is_partial and not allow_partial:
+        counts = "; ".join(f"{d}: {n} of {plan.n_results} results missing" for d, plan in zip(dirs, plans)
+                           if (n := short.get(str(d), 0)))
+        raise ConfigError(f"incomplete shards ({counts}); finish each with `eval --resume` on its directory, or "
+                          "pass --allow-partial to merge anyway (the summary is then marked partial)")
     if (out / RESULTS_FILE).exists() or (out / CONFIG_FILE).exists():
         raise ConfigError(f"{out} already holds results; merge into a new directory")
-    write_config(out, config)
-    order = {run.name: i for i, run in enumerate(config.runs())}
-    rows.sort(key=lambda r: (order.get(r.run, len(order)), r.index))
-    results = ResultsFile(out / RESULTS_FILE).open()
-    for row in rows:
-        results.append(row)
-    logger.info("merged %d rows from %d shard directories into %s", len(rows), len(shard_dirs), out)
-    return write_summary(out, config, rows)
+    with write_lock(out):
+        write_config(out, config)
+        write_plan(out, whole)
+        order = {run.name: i for i, run in enumerate(config.runs())}
+        rows.sort(key=lambda r: (order.get(r.run, len(order)), r.index))
+        results = ResultsFile(out / RESULTS_FILE).open()
+        for row in rows:
+            results.append(row)
+        logger.info("merged %d rows from %d shard directories into %s", len(rows), len(shard_dirs), out)
+        if completeness.is_partial:
+            logger.warning("merged a partial result: %s", completeness.describe())
+        return write_summary(out, config, rows, partial=completeness.as_summary())
 
 
-def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow]) -> dict[str, Any]:
-    """Write summary.json and summary.md for `rows` into `out` (each replaced whole); return the summary."""
-    summary = build_summary(config, rows)
+def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """Write summary.json and summary.md for `rows` into `out` (each replaced whole); return the summary.
+    partial: `Completeness.as_summary()` of a merge with short shards (None: complete)."""
+    summary = build_summary(config, rows, partial=partial)
     _write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     _write_text(out / REPORT_FILE, markdown_report(summary))
     return summary

@@ -79,8 +79,10 @@ def _run_block(benchmark: str, run: RunKey, rows: list[ResultRow]) -> dict[str, 
     }
 
 
-def build_summary(config: EvalConfig, rows: list[ResultRow]) -> dict[str, Any]:
-    """`{"benchmark", "model", "family", "config", "runs": [...]}` for every run of `config` that has rows."""
+def build_summary(config: EvalConfig, rows: list[ResultRow], partial: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """`{"benchmark", "model", "family", "config", "partial", "runs": [...]}` for every run of `config` that has
+    rows. partial: None, or the counts of a merge that lacks results (`eval.plan.Completeness`)."""
     runs = []
     for run in config.runs():
         mine = [r for r in rows if r.run == run.name]
@@ -94,5 +96,5 @@ def build_summary(config: EvalConfig, rows: list[ResultRow]) -> dict[str, Any]:
     families = sorted({r.family for r in rows})
     return {
         "benchmark": config.benchmark, "model": config.model, "family": families[0] if len(families) == 1 else families,
-        "config": config.model_dump(mode="json"), "runs": runs,
+        "config": config.model_dump(mode="json"), "partial": partial, "runs": runs,
     }

@@ -20,6 +20,7 @@ from tasks.dataset import (
     validate,
 )
 from tasks.errors import DatasetFormatError
+from tasks.formats import describe_json
 from tasks.schema import AgentNetAction, AgentNetEpisode, AgentNetStep, Box, SkippedSample
 
 BENCHMARK: Final = "agentnetbench"
@@ -188,7 +189,7 @@ def load(data: str | Path, images: str | Path, *, check_images: bool = True, ski
     for file in trajectory_files(as_path(data, "data")):
         raw = read_json(file)
         if not isinstance(raw, dict):
-            raise DatasetFormatError(file, f"expected one trajectory JSON object, found {type(raw).__name__}")
+            raise DatasetFormatError(file, f"expected one trajectory JSON object, found {describe_json(raw)}")
         with format_errors(file, 0):
             episode = _episode(raw, file, image_root)
         claim_id(seen, episode.sample_id, file=file, index=0, field="task_id")

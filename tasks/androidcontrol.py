@@ -10,7 +10,7 @@
   step_instruction, check_options}]}`; the image is `<images>/<basename of screenshot>`.
 * `"ui_r1"`: UI-R1's step array `{image "episode_<ep>-screenshot_<k>.png", gt {official dict}, task}` (no goal).
 
-The format is detected from the first record (force it with `source_format=`). Unknown keys are ignored. Steps keep file
+The format is detected from the first record (`load(source_format=...)` forces it). Unknown keys are ignored. Steps keep file
 order (episodes in file order, steps in episode order). Action vocabularies are mapped to the official one
 (`AndroidControlAction`).
 """
@@ -30,6 +30,7 @@ from tasks.dataset import (
     require_file, validate,
 )
 from tasks.errors import DatasetFormatError
+from tasks.formats import describe_json
 from tasks.schema import (
     A11yNode, AndroidActionType, AndroidControlAction, AndroidControlStep, AndroidSourceFormat, Box, SkippedSample,
 )
@@ -288,20 +289,22 @@ def _from_ui_r1(raw: Any, file: Path, index: int, images: Path) -> list[AndroidC
 _READERS = {"uground": _from_uground, "episodes": _from_episodes, "std": _from_std, "ui_r1": _from_ui_r1}
 
 
+#: The keys that mark each format, in the order they are tried (the first match wins).
+_FORMAT_KEYS: dict[AndroidSourceFormat, tuple[str, ...]] = {
+    "std": ("steps",), "episodes": ("actions", "step_instructions"), "ui_r1": ("gt", "image"),
+    "uground": ("action", "screenshot"),
+}
+
+
 def detect_format(record: Any, file: Path) -> AndroidSourceFormat:
-    """Which of the four formats a record is in, from its keys."""
+    """Which of the four formats a record is in, from its keys (`_FORMAT_KEYS`)."""
     if isinstance(record, dict):
-        keys = set(record)
-        if "steps" in keys:
-            return "std"
-        if {"actions", "step_instructions"} <= keys:
-            return "episodes"
-        if {"gt", "image"} <= keys:
-            return "ui_r1"
-        if {"action", "screenshot"} <= keys:
-            return "uground"
-    raise DatasetFormatError(file, "cannot tell the AndroidControl format from the first record; pass source_format=",
-                             index=0)
+        for fmt, keys in _FORMAT_KEYS.items():
+            if set(keys) <= set(record):
+                return fmt
+    expected = ", ".join(f"{name} ({', '.join(keys)})" for name, keys in _FORMAT_KEYS.items())
+    raise DatasetFormatError(file, f"expected an AndroidControl record in one of its formats, marked by their keys: "
+                                   f"{expected}; found {describe_json(record)}", index=0)
 
 
 def _make(step: AndroidControlStep, opts: ImageOptions) -> AndroidControlStep | SkippedSample:

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tasks.errors import DatasetFormatError, MissingImageError
+from tasks.formats import describe_json, record_kind
 from tasks.schema import BenchmarkName, Size, SkippedSample, SkipReason
 
 logger = logging.getLogger(__name__)
@@ -95,15 +96,32 @@ class Dataset(Generic[S]):
 # Reading helpers
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file, raising `DatasetFormatError` (naming the file, line and column) when it is not JSON."""
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as e:
         raise DatasetFormatError(path, f"cannot read the annotation file ({e.strerror or e})") from e
+
+
+def _parse_or_none(text: str) -> Any:
+    """`json.loads(text)`, or None when it is not JSON (for "what is this file, then?" hints)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, raising `DatasetFormatError` (naming the file, line and column) when it is not JSON; a JSON
+    Lines file is named as such."""
+    text = _read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
+        first = _parse_or_none(text.split("\n", 1)[0]) if e.msg == "Extra data" else None
+        if first is not None:
+            raise DatasetFormatError(path, "expected one JSON document, found JSON Lines (one record per line; "
+                                           f"the first is {describe_json(first)})") from e
         raise DatasetFormatError(path, f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
 
 
@@ -111,23 +129,25 @@ def read_json_array(path: Path) -> list[Any]:
     """A JSON file that must hold an array of records."""
     data = read_json(path)
     if not isinstance(data, list):
-        raise DatasetFormatError(path, f"expected a JSON array of records, found {type(data).__name__}")
+        raise DatasetFormatError(path, f"expected a JSON array of records, found {describe_json(data)}")
     return data
 
 
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """`(index, record)` for every non-blank line of a JSONL file; `index` is the 0-based line number."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise DatasetFormatError(path, f"cannot read the annotation file ({e.strerror or e})") from e
+    """`(index, record)` for every non-blank line of a JSONL file; `index` is the 0-based line number. A file that is
+    one JSON document over several lines is named as such."""
+    text = _read_text(path)
     records: list[tuple[int, Any]] = []
-    for i, line in enumerate(lines):
+    for i, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
         try:
             records.append((i, json.loads(line)))
         except json.JSONDecodeError as e:
+            whole = _parse_or_none(text) if not records else None
+            if whole is not None:
+                raise DatasetFormatError(path, "expected JSON Lines (one record per line), found one JSON document "
+                                               f"over several lines: {describe_json(whole)}") from e
             raise DatasetFormatError(path, f"line {i + 1} is not valid JSON: {e.msg}", index=i) from e
     return records
 
@@ -156,9 +176,17 @@ def format_errors(file: Path, index: int | None, prefix: str = "") -> Iterator[N
 
 
 def validate(model: type[M], raw: Any, *, file: Path, index: int | None, prefix: str = "") -> M:
-    """`model.model_validate(raw)`, with a `ValidationError` turned into a `DatasetFormatError` (`format_errors`)."""
-    with format_errors(file, index, prefix):
-        return model.model_validate(raw)
+    """`model.model_validate(raw)`, with a `ValidationError` turned into a `DatasetFormatError` (`format_errors`).
+    A whole record (no `prefix`) that lacks fields and is recognisably another format's says which it is."""
+    try:
+        with format_errors(file, index, prefix):
+            return model.model_validate(raw)
+    except DatasetFormatError as e:
+        cause = e.__cause__
+        missing = isinstance(cause, ValidationError) and cause.errors()[0]["type"] == "missing"
+        if prefix or not missing or record_kind(raw) is None:
+            raise
+        raise DatasetFormatError(file, f"{e.reason}; found {describe_json(raw)}", index=index, field=e.field) from cause
 
 
 def claim_id(seen: dict[str, tuple[Path, int]], sample_id: str, *, file: Path, index: int, field: str) -> None:

@@ -29,6 +29,7 @@ from tasks.dataset import (
     require_dir, validate,
 )
 from tasks.errors import DatasetFormatError
+from tasks.formats import describe_json
 from tasks.schema import Box, GroundingSample, Size, SkippedSample, XyxyBox
 
 BENCHMARK: Final = "screenspot-v2"
@@ -73,15 +74,15 @@ _Record = _Official | _Converted
 def _parse(raw: Any, schema: Schema, file: Path, index: int) -> _Record:
     if schema == "auto":
         if not isinstance(raw, dict):
-            raise DatasetFormatError(file, f"expected a JSON object, found {type(raw).__name__}", index=index)
+            raise DatasetFormatError(file, f"expected a JSON object, found {describe_json(raw)}", index=index)
         if "ui_type" in raw:
             schema = "converted"
         elif "data_type" in raw:
             schema = "official"
         else:
             raise DatasetFormatError(
-                file, "neither 'data_type' (official schema) nor 'ui_type' (converted schema) is present",
-                index=index, field="data_type",
+                file, "expected a ScreenSpot-v2 record: neither 'data_type' (official schema) nor 'ui_type' "
+                f"(converted schema) is present; found {describe_json(raw)}", index=index, field="data_type",
             )
     model: type[_Record] = _Converted if schema == "converted" else _Official
     return validate(model, raw, file=file, index=index)

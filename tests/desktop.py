@@ -223,13 +223,15 @@ def _matches(item: dict[str, Any], event: str, match: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def probe_app(display: XDisplay, position: tuple[int, int] = (200, 150),
+def probe_app(display: XDisplay, position: tuple[int, int] = (200, 150), button: tuple[int, int] = (40, 40),
               timeout_s: float = START_TIMEOUT_S) -> Iterator[ProbeApp]:
-    """Run the probe window on `display` with its top-left corner at `position` (screen pixels), in a subprocess;
-    yield it once it is mapped and has reported its widgets."""
+    """Run the probe window on `display` with its top-left corner at `position` (screen pixels) and its button's
+    top-left corner at `button` (window pixels; position (0, 0) and button (0, 0) put the button in the screen's
+    corner, as no window manager adds a frame), in a subprocess; yield it once it is mapped and has reported its
+    widgets."""
     env = {**os.environ, "DISPLAY": display.name, "XAUTHORITY": str(display.xauthority)}
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), str(position[0]), str(position[1])], env=env, text=True,
+        [sys.executable, str(Path(__file__).resolve()), *(str(v) for v in (*position, *button))], env=env, text=True,
         encoding="utf-8", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -261,7 +263,7 @@ def _pump(proc: subprocess.Popen[str], put: Callable[[dict[str, Any]], None]) ->
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The probe window (runs in its own process: `python tests/desktop.py [LEFT TOP]`).
+# The probe window (runs in its own process: `python tests/desktop.py [LEFT TOP [BUTTON_LEFT BUTTON_TOP]]`).
 #
 # Widgets: "button" (a Button), "entry" (an Entry; ctrl+a selects all of it, as in most toolkits), "pad" (a Canvas
 # that reports presses, releases and double clicks) and "window". Events, one JSON object per stdout line:
@@ -281,7 +283,7 @@ def _pump(proc: subprocess.Popen[str], put: Callable[[dict[str, Any]], None]) ->
 _MODIFIERS = {0x4: "ctrl", 0x8: "alt", 0x40: "super"}
 
 
-def _run_probe_window(left: int, top: int) -> None:
+def _run_probe_window(left: int, top: int, button_left: int = 40, button_top: int = 40) -> None:
     import tkinter as tk
 
     def emit(event: str, **fields: Any) -> None:
@@ -296,7 +298,7 @@ def _run_probe_window(left: int, top: int) -> None:
     button = tk.Button(root, text="Press me")
     entry = tk.Entry(root, textvariable=text)
     pad = tk.Canvas(root, background="white")
-    button.place(x=40, y=40, width=160, height=50)
+    button.place(x=button_left, y=button_top, width=160, height=50)
     entry.place(x=40, y=130, width=400, height=40)
     pad.place(x=40, y=190, width=300, height=150)
 
@@ -370,4 +372,4 @@ def _run_probe_window(left: int, top: int) -> None:
 
 
 if __name__ == "__main__":
-    _run_probe_window(*(int(v) for v in sys.argv[1:3] or (200, 150)))
+    _run_probe_window(*(int(v) for v in sys.argv[1:5] or (200, 150)))

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from actions.coords import ScreenGeometry
+from actions.errors import NotAnExecutorError
 from actions.schema import ACTION_TYPES, Action, Drag
 
 #: What happened to one action. "finished" and "call_user" echo those actions; "error" means the machine could not
@@ -72,8 +73,14 @@ def input_points(action: Action, geometry: ScreenGeometry) -> tuple[tuple[int, i
     return (geometry.to_input(xy) if xy is not None else None), None
 
 
+#: What an executor must provide, in words (error messages).
+EXECUTOR_CONTRACT = ("an executor is a class (or a factory returning an object) with a str `name`, a frozenset "
+                     "`supports` of action types and an `execute(action, geometry) -> ExecResult` method")
+
+
 def check_executor(obj: object, origin: str) -> None:
-    """Raise `TypeError` naming `origin` unless `obj` has a str `name`, a frozenset `supports` and an `execute`."""
+    """Raise `NotAnExecutorError` (a TypeError) naming `origin` unless `obj` has a str `name`, a frozenset
+    `supports` and an `execute`."""
     problems = []
     if not isinstance(getattr(obj, "name", None), str):
         problems.append("a str `name`")
@@ -82,4 +89,5 @@ def check_executor(obj: object, origin: str) -> None:
     if not callable(getattr(obj, "execute", None)):
         problems.append("an `execute(action, geometry)` method")
     if problems:
-        raise TypeError(f"{origin} gave {type(obj).__name__}, which lacks {', '.join(problems)}")
+        raise NotAnExecutorError(f"{origin} gave {type(obj).__name__}, which lacks {', '.join(problems)}; "
+                                 f"{EXECUTOR_CONTRACT}")

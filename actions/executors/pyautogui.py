@@ -21,20 +21,24 @@ What each action does (points through `geometry.to_input`: monitor origin plus t
 - finished -> "finished", call_user -> "call_user"; phone actions (long_press, open_app, press_home, press_back)
   -> "unsupported".
 pyautogui's fail-safe stays on: slamming the pointer into a screen corner raises `pyautogui.FailSafeException`,
-which propagates to the loop (the user's emergency stop).
+which propagates to the loop (the user's emergency stop). The executor's own moves into a corner (a click on a
+hot corner) do not trip it (`failsafe.FailSafeGuard`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import ClassVar
 
 from actions.coords import ScreenGeometry
 from actions.executors.base import DESKTOP_ACTIONS, ExecResult, ExecStatus, input_points
 from actions.executors.describe import describe
+from actions.executors.failsafe import FailSafeGuard
 from actions.executors.text_input import Platform, TextInput, TextInputError, TextInputMode
 from actions.keys import MOBILE_KEYS, normalize_key
 from actions.schema import (
@@ -88,6 +92,8 @@ class PyAutoGUIExecutor:
         applications ignore a drag that arrives as a single motion event).
     wheel_delta: input units per wheel click; None (default) takes `WHEEL_DELTA` for the platform.
     paste_timeout_s: how long to wait for the focused window to fetch pasted text on X11, in seconds (default 2).
+    failsafe: where this executor left the pointer, so its own corner moves never trip the fail-safe (state, not a
+        setting: not compared).
     """
 
     name: ClassVar[str] = "pyautogui"
@@ -97,6 +103,7 @@ class PyAutoGUIExecutor:
     drag_duration_s: float = 0.3
     wheel_delta: int | None = None
     paste_timeout_s: float = 2.0
+    failsafe: FailSafeGuard = field(default_factory=FailSafeGuard, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.text_input not in ("auto", "keys", "clipboard"):
@@ -120,12 +127,13 @@ class PyAutoGUIExecutor:
             return ExecResult(status="call_user", detail=action.reason, description=description)
         if isinstance(action, Wait):
             return ExecResult(status="ok", detail="nothing to do: the loop waits", description=description)
-        pyautogui = _import_pyautogui()
-        if isinstance(action, (Type, Hotkey, KeyDown, KeyUp)):
-            status, detail = self._keyboard(action, pyautogui)
-            return ExecResult(status=status, detail=detail, description=description)
+        pyautogui = import_pyautogui()
         xy, xy_end = input_points(action, geometry)
-        status, detail = self._pointer(action, xy, xy_end, pyautogui)
+        with self.failsafe.around(pyautogui, [p for p in (xy, xy_end) if p is not None]):
+            if isinstance(action, (Type, Hotkey, KeyDown, KeyUp)):
+                status, detail = self._keyboard(action, pyautogui)
+                return ExecResult(status=status, detail=detail, description=description)
+            status, detail = self._pointer(action, xy, xy_end, pyautogui)
         done = status == "ok"
         return ExecResult(status=status, xy_input=xy if done else None, xy_input_end=xy_end if done else None,
                           detail=detail, description=description)
@@ -205,13 +213,22 @@ def _resolve_keys(names: tuple[str, ...], platform: Platform, pyautogui: ModuleT
     return keys, ""
 
 
-def _import_pyautogui() -> ModuleType:
-    """Import pyautogui, turning a failure to reach the display into a `RuntimeError` that says what to set."""
+def import_pyautogui() -> ModuleType:
+    """Import pyautogui, turning a failure to reach the display into a `RuntimeError` that says what to set.
+
+    python-xlib prints its xauth notes ("Xlib.xauth: warning, no xauthority details available", for the empty
+    XAUTHORITY file Xvfb needs) on stdout while pyautogui connects; stdout is for results, so they are logged instead.
+    """
+    said = io.StringIO()
     try:
-        import pyautogui
+        with contextlib.redirect_stdout(said):
+            import pyautogui
     except Exception as e:  # KeyError('DISPLAY') from mouseinfo, Xlib's DisplayError or XauthError, ...
         raise RuntimeError(
             f"pyautogui cannot start ({type(e).__name__}: {e}); on Linux it needs an X display in DISPLAY and an "
             "existing XAUTHORITY file (an empty file is enough for Xvfb)"
         ) from e
+    finally:
+        for line in said.getvalue().splitlines():
+            logger.debug("while importing pyautogui: %s", line)
     return pyautogui

@@ -7,7 +7,8 @@ A plug-in package declares its executor in its own pyproject.toml and needs noth
 
 after which `--executor adb` (or `get_executor("adb", serial="emulator-5554")`) builds it. Without packaging,
 `get_executor("my_package.adb:AdbExecutor")` imports the class directly. The object built must have a str `name`,
-a frozenset `supports` and an `execute(action, geometry)` method (`actions.executors.base.Executor`).
+a frozenset `supports` and an `execute(action, geometry)` method (`actions.executors.base.Executor`); a spec that
+names anything else (`os:system`, `json:JSONDecoder`) raises `NotAnExecutorError` before or instead of running it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from actions.errors import ExecutorNotFoundError
-from actions.executors.base import Executor, check_executor
+from actions.errors import ExecutorNotFoundError, NotAnExecutorError
+from actions.executors.base import EXECUTOR_CONTRACT, Executor, check_executor
 from actions.executors.dry_run import DryRunExecutor
 from actions.executors.pyautogui import PyAutoGUIExecutor
 from actions.executors.record import RecordExecutor
@@ -51,8 +52,10 @@ def get_executor(spec: str, **kwargs: Any) -> Executor:
 
     `spec` is a built-in name (`pyautogui`, `dry-run`, `record`), an entry-point name of group `guikv.executors`,
     or `package.module:Class`. Raises `ExecutorNotFoundError` (listing the available names) when it resolves to
-    nothing, and `TypeError` when what it builds lacks `name`, `supports` or `execute`. An entry point or module
-    that fails to import raises its own error: that is a bug in the plug-in, not an unknown name.
+    nothing, and `NotAnExecutorError` (a TypeError) when it names a class without `execute` (refused before it is
+    built), something that cannot be called with `kwargs`, or something whose product lacks `name`, `supports` or
+    `execute`. An entry point or module that fails to import raises its own error: that is a bug in the plug-in,
+    not an unknown name.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"executor spec={spec!r} must be a non-empty string")
@@ -65,10 +68,26 @@ def get_executor(spec: str, **kwargs: Any) -> Executor:
         factory, origin = _import_target(spec), f"executor {spec!r}"
     else:
         raise ExecutorNotFoundError(_not_found(spec))
-    executor = factory(**kwargs)
+    executor = _build(factory, origin, kwargs)
     check_executor(executor, origin)
     logger.debug("executor %s from %s", getattr(executor, "name", "?"), origin)
     return executor
+
+
+def _build(factory: Callable[..., Any], origin: str, kwargs: dict[str, Any]) -> Any:
+    """`factory(**kwargs)`. A class without an `execute` is refused before it is built; a call whose arguments do not
+    fit (`os:system` needs a command) means the spec names no executor. A TypeError raised inside the factory's own
+    code is a bug in it and propagates as it is."""
+    name = getattr(factory, "__qualname__", repr(factory))
+    if isinstance(factory, type) and not callable(getattr(factory, "execute", None)):
+        raise NotAnExecutorError(f"{origin} names the class {name}, which has no `execute` method; "
+                                 f"{EXECUTOR_CONTRACT}")
+    try:
+        return factory(**kwargs)
+    except TypeError as e:
+        if e.__traceback__ is not None and e.__traceback__.tb_next is not None:
+            raise  # raised inside the factory's body, not by the call itself
+        raise NotAnExecutorError(f"{origin}: calling {name}() failed ({e}); {EXECUTOR_CONTRACT}") from e
 
 
 def _entry_points() -> dict[str, EntryPoint]:

@@ -27,6 +27,7 @@ from actions import (
     KeyUp,
     LongPress,
     Move,
+    NotAnExecutorError,
     OpenApp,
     PressBack,
     PressHome,
@@ -317,8 +318,29 @@ def test_unknown_names_raise_executor_not_found_listing_the_choices(plugin: Path
     assert hint in str(info.value) and "echo" in str(info.value)
 
 
+@pytest.mark.parametrize("spec,words", [
+    ("os:system", "calling system() failed"),
+    ("json:JSONDecoder", "names the class JSONDecoder, which has no `execute` method"),
+    ("json:dumps", "calling dumps() failed"),
+])
+def test_a_spec_naming_something_else_says_what_an_executor_must_provide(spec: str, words: str) -> None:
+    with pytest.raises(NotAnExecutorError) as info:
+        get_executor(spec)
+    assert words in str(info.value) and "frozenset `supports`" in str(info.value)
+
+
+def test_a_type_error_inside_a_factory_is_a_bug_not_a_bad_spec(plugin: Path) -> None:
+    (plugin / "guikv_echo_plugin_typo.py").write_text(
+        "class TypoExecutor:\n    name, supports = 'typo', frozenset()\n"
+        "    def __init__(self):\n        len(3)\n    def execute(self, action, geometry):\n        pass\n")
+    with pytest.raises(TypeError) as info:
+        get_executor("guikv_echo_plugin_typo:TypoExecutor")
+    assert not isinstance(info.value, NotAnExecutorError)
+    sys.modules.pop("guikv_echo_plugin_typo", None)
+
+
 def test_plugin_bugs_are_not_reported_as_unknown_names(plugin: Path) -> None:
-    with pytest.raises(TypeError, match="NotAnExecutor.*lacks"):
+    with pytest.raises(NotAnExecutorError, match="NotAnExecutor, which has no `execute`"):
         get_executor("broken")
     with pytest.raises(ModuleNotFoundError, match="guikv_no_such_dependency"):
         get_executor("guikv_echo_plugin_bad:Executor")

@@ -105,6 +105,13 @@ def test_clamp_moves_each_axis_to_the_nearest_edge() -> None:
     assert out.actions[0] == Drag(xy_start=(0.0, 500 / H), xy_end=(1.0, 0.0), source=out.actions[0].source)
 
 
+def test_an_off_image_point_is_explained_in_words_for_the_user_and_the_model() -> None:
+    with pytest.raises(ActionParseError) as info:
+        parse_uitars("Action: click(start_box='(2500,500)')", (W, H))
+    assert info.value.reason == f"point '(2500,500)' in 'start_box' lies outside the image (x in [0, {W}], y in [0, {H}])"
+    assert "clamp" not in str(info.value)  # a Python argument means nothing on the command line or to a model
+
+
 def test_box_centre_is_used_even_when_a_corner_is_off_image() -> None:
     out = parse_uitars("Action: click(start_box='(1900,1000,1960,1080)')", (W, H))
     assert out.actions[0].xy == px(1930, 1040)  # type: ignore[union-attr]

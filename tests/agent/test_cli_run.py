@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
+import time
 
 import pytest
 
 from agent.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, exit_code, main
+from agent.live import claim_run_dir
 from agent.trajectory import RunStatus, read_result, read_steps
 
 pytestmark = pytest.mark.desktop
@@ -52,6 +55,8 @@ def test_every_status_has_an_exit_code(status: RunStatus, code: int) -> None:
     (("--retries", "-1"), "retries"),
     (("--monitor", "7"), "monitor 7"),
     (("--executor", "no-such-executor"), "no-such-executor"),
+    (("--executor", "os:system"), "calling system() failed"),  # a function, not an executor
+    (("--executor", "json:JSONDecoder"), "has no `execute` method; an executor is a class"),
 ])
 def test_bad_configuration_is_a_usage_error(desktop, tmp_path, capsys, flags, message) -> None:
     code, out = _main(tmp_path, [FINISH], *flags)
@@ -82,17 +87,42 @@ def test_dry_run_finishes_and_saves_the_resolved_config(desktop, tmp_path, capsy
     assert main(["run", "again", "--model", "script:x", "--out", str(out)]) == EXIT_USAGE  # never overwrite a run
 
 
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path) -> None:
+    noon = time.mktime((2025, 6, 1, 12, 0, 0, 0, 0, -1))
+    first, second = (claim_run_dir(tmp_path / "runs", clock=lambda: noon) for _ in range(2))
+    assert (first.name, second.name) == ("20250601-120000", "20250601-120000-1")
+    assert first.is_dir() and second.is_dir()  # created, so a third process cannot pick either
+
+
+def test_without_out_a_run_claims_runs_timestamp_and_a_failed_start_leaves_nothing(
+        desktop, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    script = _script(tmp_path, CLICK, FINISH)
+    assert main(["run", "t", "--model", f"script:{script}", "--executor", "no-such-executor"]) == EXIT_USAGE
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert main(["run", "t", "--model", f"script:{script}", "--dry-run"]) == EXIT_OK
+    assert main(["run", "t", "--model", f"script:{script}", "--dry-run"]) == EXIT_OK  # maybe the same second
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(read_result(run).status is RunStatus.FINISHED for run in runs)
+    assert [line.rsplit("; ", 1)[1] for line in capsys.readouterr().out.splitlines()] == [
+        f"{run.relative_to(tmp_path)})" for run in runs]
+
+
 def test_max_steps_exits_3(desktop, tmp_path) -> None:
     code, out = _main(tmp_path, [CLICK, CLICK, FINISH], "--executor", "record", "--max-steps", "2")
     assert code == EXIT_UNFINISHED and read_result(out).status is RunStatus.MAX_STEPS
 
 
-def test_confirm_answers_come_from_stdin(desktop, tmp_path, capsys) -> None:
+def test_confirm_answers_come_from_stdin(desktop, tmp_path, capsys, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="agent.loop")
     code, out = _main(tmp_path, [CLICK, CLICK, FINISH], "--executor", "record", "--confirm", stdin="y\nn\n")
     assert code == EXIT_OK
     assert [(a.exec_status, a.decision) for r in read_steps(out) for a in r.actions] == [
         ("ok", "yes"), ("skipped", "skip"), ("finished", None)]
     assert capsys.readouterr().err.count("Execute? [y]es / [n]o, skip / [a]bort") == 2
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert progress[0].startswith("step 1/50 click @(960,540) [executed]")
+    assert progress[1].startswith("step 2/50 click @(960,540) (skipped) [skipped]")  # declined: not "executed"
 
 
 def test_confirm_without_answers_aborts(desktop, tmp_path) -> None:

@@ -159,7 +159,7 @@ def test_ctrl_c_during_a_wait_stops_with_the_step_saved(tmp_path) -> None:
     assert result.status is RunStatus.USER_STOPPED
     records = read_steps(tmp_path)
     assert [(r.step, r.status.value, r.error) for r in records] == [
-        (1, "executed", None), (2, "stopped", "interrupted by Ctrl-C")]
+        (1, "executed", None), (2, "stopped", "stopped by the user (Ctrl-C)")]
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "user_stopped"
 
 

@@ -70,6 +70,15 @@ def test_an_existing_run_is_never_overwritten(tmp_path) -> None:
         Trajectory(tmp_path)
 
 
+@pytest.mark.parametrize("name", ["result.json", "report.html", "config.json", "step_003.png"])
+def test_any_file_of_another_run_keeps_the_directory_from_being_reused(tmp_path, name) -> None:
+    (tmp_path / name).write_text("another run's file\n")
+    with pytest.raises(FileExistsError, match=f"{name if name.endswith(('json', 'html')) else 'step_NNN.png'} of "
+                                              "another run; choose another --out"):
+        Trajectory(tmp_path)
+    assert (tmp_path / name).read_text() == "another run's file\n" and not (tmp_path / "steps.jsonl").exists()
+
+
 def test_read_steps_names_the_bad_line(tmp_path) -> None:
     (tmp_path / "steps.jsonl").write_text(_record().model_dump_json() + "\n{\"step\": 2}\n")
     with pytest.raises(ValueError, match=r"steps.jsonl:2"):

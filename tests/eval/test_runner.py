@@ -176,7 +176,7 @@ def test_summary_files_cover_every_run(bench: Path, tmp_path: Path) -> None:
     assert [r["run"] for r in summary["runs"]] == ["gui_kv@1", "gui_kv@3", "snapkv@1", "snapkv@3", "full"]
     assert len(rows) == 5 and json.loads((tmp_path / "out/summary.json").read_text()) == summary
     report = (tmp_path / "out/summary.md").read_text()
-    assert "| method | 1% | 3% |" in report and "| snapkv@3 | 3 | 1 |" in report
+    assert "| method | 1% | 3% |" in report and "| snapkv@3 | 3 | 7 | 0 |" in report  # 7 steps scored
     saved = json.loads((tmp_path / "out/config.json").read_text())
     assert saved["methods"] == ["gui_kv", "snapkv", "full"] and saved["max_new_tokens"] == 1000
 

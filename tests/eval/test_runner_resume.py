@@ -1,7 +1,7 @@
 """Crash and resume, and sharded runs merged: both must give exactly what one uninterrupted process gives.
 
 The crash is real: a `python -m agent eval` subprocess kills itself with SIGKILL after N rows, in the middle of
-writing row N+1 (half a line on disk). The sharded run is two `--shard I/2` subprocesses at once, then
+writing row N+1 (half a line on disk). Signals are real too: SIGTERM and SIGINT sent to a replay paused at row N+1. The sharded run is two `--shard I/2` subprocesses at once, then
 `python -m agent merge`.
 """
 
@@ -51,31 +51,41 @@ def _finish(proc: subprocess.Popen) -> str:
     return stdout
 
 
-# The crashing process: the real CLI, with ResultsFile.append writing half of row N+1, then SIGKILL.
-CRASH = textwrap.dedent("""
+# The interrupted process: the real CLI, with ResultsFile.append stopping at row N+1 in one of two ways.
+#   kill:  write half of row N+1, then SIGKILL itself (a crash mid-write);
+#   pause: say "paused at row N+1" on stderr and wait for a signal (`signal.pause`; the test sends it).
+HARNESS = textwrap.dedent("""
     import os, signal, sys
     import eval.results as results
     from agent.cli import main
-    N = int(sys.argv[1])
+    MODE, N = sys.argv[1], int(sys.argv[2])
     original = results.ResultsFile.append
     def append(self, row):
-        if len(self.rows) == N:
+        if len(self.rows) == N and MODE == "kill":
             line = row.model_dump_json()
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line[: len(line) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
+        if len(self.rows) == N and MODE == "pause":
+            print(f"paused at row {N + 1}", file=sys.stderr, flush=True)
+            signal.pause()
         original(self, row)
     results.ResultsFile.append = append
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[3:]))
 """)
+
+
+def _harness(mode: str, n: int, *args: str, **popen: object) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", HARNESS, mode, str(n), *args], cwd=REPO, text=True,
+                            **popen)  # type: ignore[call-overload]
 
 
 def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     script = write_script(tmp_path, MIND2WEB_REPLIES)
     whole, crashed = tmp_path / "whole", tmp_path / "crashed"
     reference = _agent(*_args(whole, script))
-    killed = subprocess.run([sys.executable, "-c", CRASH, "5", *_args(crashed, script)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    killed = _harness("kill", 5, *_args(crashed, script), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed.communicate(timeout=300)
     _finish(reference)
     assert killed.returncode == -signal.SIGKILL
     data = (crashed / RESULTS_FILE).read_bytes()
@@ -87,6 +97,62 @@ def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     assert comparable_rows(rows) == comparable_rows(expected)
     summary = json.loads((crashed / "summary.json").read_text())
     assert comparable(summary) == comparable(json.loads((whole / "summary.json").read_text()))
+
+
+@pytest.mark.parametrize(("signum", "words"), [(signal.SIGTERM, "stopped by SIGTERM"),
+                                               (signal.SIGINT, "stopped by the user (Ctrl-C)")], ids=["term", "int"])
+def test_a_signal_mid_run_stops_like_ctrl_c_and_resume_finishes(tmp_path: Path, signum: int, words: str) -> None:
+    script = write_script(tmp_path, MIND2WEB_REPLIES)
+    out = tmp_path / "out"
+    proc = _harness("pause", 5, *_args(out, script), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == "paused at row 6\n"  # -q: nothing else is said before
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130 and stdout == ""
+    assert stderr == f"{words}; rerun with --resume to continue\n"
+    assert len(read_rows(out)) == 5 and not (out / "summary.json").exists()
+    _finish(_agent(*_args(out, script, "--resume")))
+    rows = read_rows(out)
+    assert len(rows) == 3 * 8 and len({r.key for r in rows}) == len(rows)
+
+
+def test_one_writer_per_output_directory(tmp_path: Path) -> None:
+    """A second `eval --resume` on an --out that a live process is writing is refused (it used to write every
+    missing sample a second time); so is merging a shard still being written. The lock dies with its process."""
+    script = write_script(tmp_path, MIND2WEB_REPLIES)
+    s0, s1 = tmp_path / "s0", tmp_path / "s1"
+    _finish(_agent(*_args(s1, script, "--shard", "1/2")))
+    first = _harness("pause", 2, *_args(s0, script, "--shard", "0/2"), stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+    try:
+        assert first.stderr is not None and first.stderr.readline() == "paused at row 3\n"
+        second = _agent(*_args(s0, script, "--shard", "0/2", "--resume"))
+        stdout, stderr = second.communicate(timeout=120)
+        assert second.returncode == 2 and stdout == ""
+        assert stderr == (f"error: {s0} is already being written by pid {first.pid}; wait for that process to "
+                          "finish (or stop it), or choose another --out\n")
+        merging = _agent("merge", str(tmp_path / "m"), str(s0), str(s1))
+        assert merging.communicate(timeout=120)[1].endswith(f"being written by pid {first.pid}; merge it once "
+                                                            "that process has finished\n")
+        assert merging.returncode == 2 and not (tmp_path / "m").exists()
+        first.send_signal(signal.SIGKILL)  # the lock goes with the process, however it ends
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert len(read_rows(s0)) == 2
+    _finish(_agent(*_args(s0, script, "--shard", "0/2", "--resume")))
+    rows = read_rows(s0)
+    assert len(rows) == 3 * 4 and len({r.key for r in rows}) == len(rows)  # each of its samples once per run
+    _finish(_agent("merge", str(tmp_path / "m"), str(s0), str(s1)))
+    assert len(read_rows(tmp_path / "m")) == 3 * 8
 
 
 def test_an_exception_mid_run_then_resume_redoes_only_the_rest(bench: Path, tmp_path: Path,

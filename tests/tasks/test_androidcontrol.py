@@ -174,7 +174,7 @@ def test_malformed_std_and_ui_r1_records(ac: Path, tmp_path: Path) -> None:
 
 
 def test_format_detection_and_missing_reference_file(tmp_path: Path) -> None:
-    with pytest.raises(DatasetFormatError, match="cannot tell the AndroidControl format"):
+    with pytest.raises(DatasetFormatError, match="expected an AndroidControl record .* found an object with keys foo"):
         tasks.load("androidcontrol", write_json(tmp_path / "x.json", [{"foo": 1}]), tmp_path)
     with pytest.raises(DatasetFormatError, match="500_steps.json: not found"):
         tasks.load("androidcontrol", tmp_path, tmp_path)
