@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +99,9 @@ class EvalConfig(BaseModel):
     max_new_tokens: reply cap (default: the reference's per benchmark). min_pixels / max_pixels: smart_resize
         limits of the image sent. limit: only the first N samples of the dataset. shard: this process's shard.
     skip_missing: record samples with missing images as skipped instead of stopping.
+    endpoint: base URL of an OpenAI-compatible API serving `model` (agent.endpoint), or None (load it here). The
+        server owns the KV cache: methods must be ("full",) and context "stateless" (the layout each request carries).
+    family: the served model's grammar, "uitars" (default) or "opencua"; endpoint only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -117,6 +121,8 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     shard: Shard | None = None
     skip_missing: bool = False
+    endpoint: str | None = None
+    family: Literal["uitars", "opencua"] | None = None
 
     @field_validator("methods")
     @classmethod
@@ -140,6 +146,26 @@ class EvalConfig(BaseModel):
             raise ValueError(f"min_pixels={self.min_pixels} must be <= max_pixels={self.max_pixels}")
         return self
 
+    @model_validator(mode="after")
+    def _endpoint_rules(self) -> "EvalConfig":
+        if self.endpoint is None:
+            if self.family is not None:
+                raise ValueError("family applies to --endpoint only (a model loaded here knows its family)")
+            return self
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as http://127.0.0.1:8000/v1")
+        if self.model.startswith("script:"):
+            raise ValueError(f"model={self.model!r}: a scripted model does not go through --endpoint")
+        if self.methods != ("full",):
+            raise ValueError(f"methods={','.join(self.methods)!r}: KV compression runs in this process, but with "
+                             "--endpoint the server owns the cache; use --method full (or serve the model with "
+                             "`python -m agent serve MODEL --method gui_kv` to compress on the server)")
+        if self.context != "stateless":
+            raise ValueError("context='incremental' needs the KV cache in this process; with --endpoint each request "
+                             "carries the stateless layout (`python -m agent serve` continues the cache on its side)")
+        return self
+
     def runs(self) -> list[RunKey]:
         """The sweep, method by method and budget by budget; "full" runs once (budget None)."""
         keys: list[RunKey] = []
@@ -154,7 +180,8 @@ class EvalConfig(BaseModel):
 
         Strings are accepted for `methods` ("gui_kv,full"), `budgets` ("1,3,5") and `shard` ("0/2"). `data` /
         `images` default to the benchmark's environment variables (`ENV_VARS`), `max_new_tokens` to
-        `MAX_NEW_TOKENS`. The shard is not taken from RANK/WORLD_SIZE here (see `shard_from_env`).
+        `MAX_NEW_TOKENS`, `methods` and `context` to gui_kv / incremental (full / stateless with an `endpoint`, whose
+        `family` defaults to uitars). The shard is not taken from RANK/WORLD_SIZE here (see `shard_from_env`).
         """
         env = os.environ if env is None else env
         values = {k: v for k, v in values.items() if v is not None}
@@ -167,6 +194,11 @@ class EvalConfig(BaseModel):
                     raise ConfigError(f"--{field} is required for {bench} (or set the environment variable {var})")
                 values[field] = env[var]
             values[field] = Path(values[field]).expanduser().absolute()
+        remote = values.get("endpoint") is not None
+        values.setdefault("methods", ("full",) if remote else ("gui_kv",))
+        values.setdefault("context", "stateless" if remote else "incremental")
+        if remote:
+            values.setdefault("family", "uitars")
         if isinstance(values.get("methods"), str):
             values["methods"] = parse_methods(values["methods"])
         if isinstance(values.get("budgets"), str):

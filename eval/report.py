@@ -1,5 +1,5 @@
 """The Markdown report of a summary: the headline metric across methods (rows) and budgets (columns), then one
-line per run with both metric variants and the costs."""
+line per run with both metric variants and the costs, then the invocation's throughput (samples per second)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def markdown_report(summary: dict[str, Any]) -> str:
     bench = summary["benchmark"]
     runs = summary["runs"]
     metric = ".".join(MAIN_METRIC[bench])
-    lines = [f"### {bench}: {summary['model']} ({summary['config']['context']})", ""]
+    endpoint = summary["config"].get("endpoint")
+    where = f" at {endpoint}" if endpoint else ""
+    lines = [f"### {bench}: {summary['model']}{where} ({summary['config']['context']})", ""]
     budgets = sorted({r["budget"] for r in runs if r["budget"] is not None})
     methods = list(dict.fromkeys(r["method"] for r in runs))
     lines += [f"{metric} (compat, %) by method and budget:", "",
@@ -47,4 +49,8 @@ def markdown_report(summary: dict[str, Any]) -> str:
             f"| {_pct(main_metric(bench, r['metrics'], 'compat'))} | {_pct(main_metric(bench, r['metrics'], 'fixed'))} "
             f"| {cost['prompt_tokens_mean']:.0f} | {cost['kv_entries_mean']:.0f} | {cost['kv_bytes_mean'] / 2**20:.2f} "
             f"| {cost['decode_flops_per_token'] / 1e6:.3f} | {vs_full} |")
+    throughput = summary.get("throughput")
+    if throughput and throughput["samples"]:
+        lines += ["", f"This invocation: {throughput['samples']} samples in {throughput['wall_s']:.1f} s, "
+                      f"{throughput['samples_per_s']:.2f} samples/s (concurrency {throughput['concurrency']})."]
     return "\n".join(lines) + "\n"
