@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from transformers.cache_utils import DynamicLayer
 
+from compression import compat
 from compression.errors import CompressionError
 from compression.models import ResolvedModel, image_spans, resolve
 from compression.scoring import gather_heads
@@ -77,6 +78,10 @@ class CompressionHooks:
     armed: compress multi-token forwards (q_len > window) while True.
     kept: per layer, the kept physical indices (B, Hkv, k) of the last compression (before-compression positions).
     n_compressions: number of layer compressions performed in this block.
+
+    Every forward that should compress (armed, ``method.compresses``, more than ``method.window`` new tokens) must
+    compress every layer; the hook on the multimodal module checks this when the forward returns and raises
+    ``CompressionError`` otherwise, so a cache is never reported compressed when it was not.
     """
 
     method: Any
@@ -87,6 +92,8 @@ class CompressionHooks:
     n_compressions: int = 0
     _spans: list[tuple[int, int]] = field(default_factory=list)
     _first_id: int = 0
+    _expects_compression: bool = False  # the current forward must compress every layer
+    _n_compressed: int = 0  # layers compressed by the current forward
     _residual: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
@@ -158,10 +165,16 @@ def _check_layer(layer: object) -> None:
 def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, Any]) -> None:
     """Forward-hook body for one attention layer (see module docstring)."""
     method, tracker, layer_idx = state.method, state.tracker, attn.layer_idx
-    cache = kwargs.get("past_key_values")
+    cache = compat.cache_of(kwargs)
     hidden = kwargs["hidden_states"]  # (B, L, hidden) attention input
     L = hidden.shape[1]
     if cache is None:
+        if state._expects_compression or tracker is not None:
+            raise CompressionError(
+                f"layer {layer_idx}: the attention module received no cache under the keyword "
+                f"{compat.CACHE_KEYWORD!r} ({compat.describe()}; keywords it got: {sorted(kwargs)}); "
+                "nothing can be compressed or tracked"
+            )
         return
     layer = cache.layers[layer_idx]
     keys, values = layer.keys, layer.values  # (B, Hkv, T, D)
@@ -195,6 +208,7 @@ def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, 
     )  # (B, Hkv, k) sorted
     state.kept[layer_idx] = idx
     state.n_compressions += 1
+    state._n_compressed += 1
     if tracker is not None and ids is not None:
         tracker.ids[layer_idx] = ids.gather(2, idx) if idx.shape[-1] < T else ids
     if idx.shape[-1] < T:
@@ -210,7 +224,7 @@ def _align_mask(attn: nn.Module, args: tuple, kwargs: dict[str, Any]) -> tuple[t
     For B = 1 without padding every cached column is visible, so this layer's mask is the first column repeated
     for its cached entries, followed by the chunk's causal block (the last L columns).
     """
-    mask, cache = kwargs.get("attention_mask"), kwargs.get("past_key_values")
+    mask, cache = kwargs.get("attention_mask"), compat.cache_of(kwargs)
     if not isinstance(mask, torch.Tensor) or mask.dim() != 4 or cache is None:
         return None
     L = kwargs["hidden_states"].shape[1]
@@ -273,9 +287,21 @@ def apply(model: nn.Module, method: Any, *, tracker: CacheTracker | None = None)
             logger.warning("forward without input_ids: image spans unknown, compressing without frames")
             find_spans = False
         state._spans = image_spans(input_ids, resolved.image_token_id) if find_spans else []
+        state._expects_compression = compresses and state.armed and L > method.window
+        state._n_compressed = 0
         if tracker is not None:
             state._first_id = tracker.next_id
             tracker.next_id += L
+
+    def close_forward(module: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> None:
+        n_layers = len(resolved.layers)
+        if state._expects_compression and state._n_compressed != n_layers:
+            raise CompressionError(
+                f"{type(method).__name__} was attached and a forward longer than its window ({method.window}) ran, but "
+                f"{state._n_compressed} of {n_layers} layers were compressed; the attention hooks did not see the "
+                f"cache ({compat.describe()})"
+            )
+        state._expects_compression = False
 
     def after_attention(module: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> None:
         _compress_layer(state, module, kwargs)
@@ -286,6 +312,7 @@ def apply(model: nn.Module, method: Any, *, tracker: CacheTracker | None = None)
     try:
         if compresses or tracker is not None:
             handles.append(resolved.multimodal.register_forward_pre_hook(open_forward, with_kwargs=True))
+            handles.append(resolved.multimodal.register_forward_hook(close_forward, with_kwargs=True))
             for attn in resolved.attentions:
                 handles.append(attn.register_forward_pre_hook(_align_mask, with_kwargs=True))
                 handles.append(attn.register_forward_hook(after_attention, with_kwargs=True))

@@ -25,8 +25,9 @@ from typing import Any, Literal, Sequence
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
-from transformers import DynamicCache, GenerationMixin
+from transformers import DynamicCache
 
+from compression import compat
 from compression.base import CompressionMethod
 from compression.errors import CompressionError
 from compression.hooks import CacheTracker, apply
@@ -39,11 +40,8 @@ logger = logging.getLogger(__name__)
 
 SessionMode = Literal["incremental", "stateless"]
 _MODES = ("incremental", "stateless")
-_OWNED_KWARGS = ("position_ids", "past_key_values", "cache_position", "input_ids")
+_OWNED_KWARGS = ("position_ids", "past_key_values", "cache", "cache_position", "input_ids")
 _PROCESSOR_KWARGS = ("attention_mask", "mm_token_type_ids")  # processor outputs the session recomputes
-# transformers 5.2's generate derives cache positions from the input length (logical); newer releases dropped
-# cache_position and size masks from the physical cache length. Pass physical positions where they still exist.
-_GENERATE_USES_CACHE_POSITION = hasattr(GenerationMixin, "_get_initial_cache_position")
 
 
 class StepStats(BaseModel):
@@ -276,7 +274,6 @@ class KVSession:
             input_ids=chunk,
             attention_mask=torch.ones(1, phys + n, dtype=torch.long, device=device),
             position_ids=positions,
-            past_key_values=self.cache,
             max_new_tokens=max_new_tokens,
             return_dict_in_generate=True,
             output_logits=output_logits,
@@ -285,7 +282,8 @@ class KVSession:
             kwargs["pixel_values"] = pixel_values
         if image_grid_thw is not None:
             kwargs[self.resolved.adapter.grid_kwarg] = image_grid_thw
-        if _GENERATE_USES_CACHE_POSITION:  # transformers 5.2: physical cache positions
+        kwargs.update(compat.cache_kwargs(self.cache))
+        if compat.GENERATE_TAKES_CACHE_POSITION:  # transformers 5.2: physical cache positions
             kwargs["cache_position"] = torch.arange(phys, phys + n, device=device)
         started = time.perf_counter()
         with apply(self.model, self.method, tracker=self.tracker):
@@ -326,6 +324,16 @@ class KVSession:
         logger.debug("evicted %d frame(s) %s: %d entries per head", n_drop, spans, n_entries)
         return n_drop, n_entries
 
+    def _check_tracker(self, next_id: int) -> None:
+        """Every layer's cache holds exactly the entries the tracker has ids for (CompressionError otherwise)."""
+        held = _entries(self.cache)
+        tracked = tuple(-1 if ids is None else ids.shape[-1] for ids in self.tracker.ids)
+        if held != tracked:
+            raise CompressionError(
+                f"cache and tracker out of step after step {self._step} ({compat.describe()}): the layers hold "
+                f"{held} entries per head but the tracker expects {tracked} (-1: never tracked; next_id={next_id})"
+            )
+
     def _finish(
         self,
         out: Any,
@@ -350,12 +358,7 @@ class KVSession:
             self._pending = [last, *self.turn_closer_ids]
         self._frames.extend(new_frames)
         self.tracker.frames = [(f.start, f.end) for f in self._frames]
-        phys = self.cache.get_seq_length() if self.cache is not None else 0
-        ids0 = self.tracker.ids[0]
-        if ids0 is not None and ids0.shape[-1] != phys:
-            raise CompressionError(
-                f"cache/tracker out of step: {phys} entries, {ids0.shape[-1]} ids (next_id={expected_next})"
-            )
+        self._check_tracker(expected_next)
         stats = StepStats(
             step=self._step,
             mode=self.mode,

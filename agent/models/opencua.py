@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - older spelling
 from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
 from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
 
+from compression import compat
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["OpenCUAConfig", "OpenCUAForConditionalGeneration"]
@@ -82,7 +84,7 @@ class OpenCUAPreTrainedModel(PreTrainedModel):
     input_modalities = ("image", "text")
     supports_gradient_checkpointing = True
     _no_split_modules = ["Qwen2DecoderLayer", "Qwen2_5_VLVisionBlock"]
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = [compat.CACHE_KEYWORD]
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_attention_backend = True
@@ -121,6 +123,7 @@ class OpenCUAForConditionalGeneration(OpenCUAPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
+        cache: Any = None,
         past_key_values: Any = None,
         inputs_embeds: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
@@ -129,13 +132,22 @@ class OpenCUAForConditionalGeneration(OpenCUAPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        cache_position: torch.LongTensor | None = None,
         **kwargs: Any,
     ):
         """Embed `input_ids`, replace the media placeholders by image features, run the language model.
 
+        The cache is accepted under either keyword (`cache` from transformers 5.24, `past_key_values` before) and
+        handed to the language model under the installed release's keyword (`compression.compat`).
+
         Raises ValueError when `pixel_values` comes without `input_ids` or a grid, or when the number of
         placeholders differs from the number of merged image tokens.
         """
+        if cache is not None and past_key_values is not None and cache is not past_key_values:
+            raise ValueError("forward got two different caches (cache= and past_key_values=); pass one")
+        cache = cache if cache is not None else past_key_values
+        if cache_position is not None:  # transformers 5.2's generate passes it; later releases dropped it
+            kwargs["cache_position"] = cache_position
         grid = image_grid_thw if image_grid_thw is not None else grid_thws
         if inputs_embeds is None:
             if input_ids is None:
@@ -159,11 +171,11 @@ class OpenCUAForConditionalGeneration(OpenCUAPreTrainedModel, GenerationMixin):
             input_ids=None,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             labels=labels,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
+            **compat.cache_kwargs(cache),
             **kwargs,
         )
 

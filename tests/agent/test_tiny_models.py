@@ -16,6 +16,7 @@ from transformers import DynamicCache
 from agent.models.processing import MAX_PIXELS, MIN_PIXELS, pil_image_processor_class
 from agent.models.tiny import TinyBundle, build_tiny_opencua, build_tiny_uitars, load_tiny
 from agent.models.tokenizer import OPENCUA_SPECIAL_TOKENS, UITARS_SPECIAL_TOKENS
+from compression import compat
 
 BUILDERS = {"uitars": build_tiny_uitars, "opencua": build_tiny_opencua}
 SPECIALS = {"uitars": UITARS_SPECIAL_TOKENS, "opencua": OPENCUA_SPECIAL_TOKENS}
@@ -184,7 +185,7 @@ def test_greedy_generate_with_two_images_matches_teacher_forcing(request, family
     handle = _vision_tower(bundle).register_forward_hook(lambda *args: vision_calls.append(1))
     try:
         out = bundle.model.generate(
-            **inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False, past_key_values=DynamicCache()
+            **inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False, **compat.cache_kwargs(DynamicCache())
         )
     finally:
         handle.remove()

@@ -10,6 +10,7 @@ cache (physical index == logical id), either through ``generate`` or as one forw
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from agent.models.tiny import TinyBundle, build_tiny_opencua, build_tiny_uitars
+from compression import compat
 from compression.models import chunk_positions, resolve
 
 FAMILIES = ("uitars", "opencua")
@@ -80,7 +82,7 @@ def generate_kwargs(model, ids: torch.Tensor, grids: torch.Tensor | None) -> dic
     token types (transformers >= 5.2x computes 3-D positions from them)."""
     resolved = resolve(model)
     kw = {} if grids is None else {resolved.adapter.grid_kwarg: grids}
-    if resolved.adapter.rope == "mrope":
+    if resolved.adapter.rope == "mrope" and "mm_token_type_ids" in inspect.signature(type(model).forward).parameters:
         kw["mm_token_type_ids"] = (ids == resolved.image_token_id).long()
     return kw
 
@@ -114,7 +116,7 @@ def masked_attention(model, allowed: list[torch.Tensor]) -> Iterator[None]:
     def pre_hook(attn, args, kwargs):
         hidden = kwargs["hidden_states"]
         q_len = hidden.shape[1]
-        cache = kwargs.get("past_key_values")
+        cache = compat.cache_of(kwargs)
         kv_len = (cache.layers[attn.layer_idx].get_seq_length() if cache is not None else 0) + q_len
         vis = allowed[attn.layer_idx][:, kv_len - q_len : kv_len, :kv_len]  # (Hkv, q, kv)
         G = attn.q_proj.out_features // attn.head_dim // vis.shape[0]

@@ -27,7 +27,7 @@ from _equivalence import (
     n_kv_heads,
     two_image_prompt,
 )
-from compression import METHODS, SnapKV, UnsupportedModelError, apply
+from compression import METHODS, SnapKV, UnsupportedModelError, apply, compat
 from compression.hooks import window_queries
 from compression.models import resolve
 
@@ -37,7 +37,7 @@ N_NEW = 6
 def _generate(model, ids, pv, grids, cache=None, n_new=N_NEW):
     return model.generate(
         input_ids=ids, pixel_values=pv, max_new_tokens=n_new, do_sample=False, output_logits=True,
-        return_dict_in_generate=True, past_key_values=cache, **generate_kwargs(model, ids, grids),
+        return_dict_in_generate=True, **compat.cache_kwargs(cache), **generate_kwargs(model, ids, grids),
     )
 
 
@@ -122,7 +122,7 @@ def test_window_queries_reproduce_the_models_attention_rows(family):
     def grab(attn, args, kwargs, output):
         q = window_queries(attn, kwargs["hidden_states"], kwargs["position_embeddings"], W,
                            resolve(model).mrope_section)  # (1, H, W, D)
-        keys = kwargs["past_key_values"].layers[attn.layer_idx].keys  # (1, Hkv, T, D)
+        keys = compat.cache_of(kwargs).layers[attn.layer_idx].keys  # (1, Hkv, T, D)
         G = q.shape[1] // keys.shape[1]
         logits = q @ keys.repeat_interleave(G, dim=1).transpose(-1, -2) * attn.scaling  # (1, H, W, T)
         T = keys.shape[2]
