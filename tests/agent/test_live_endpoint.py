@@ -66,6 +66,7 @@ def test_a_live_run_through_serve_finishes_prefilling_only_each_new_screenshot(
     captured = capsys.readouterr()
     assert SECRET not in captured.out + captured.err + caplog.text
     assert not [p for p in out.iterdir() if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert f"<td>{proxy.url}</td>" in (out / "report.html").read_text()  # the report names the endpoint
 
 
 def test_a_server_that_dies_mid_run_ends_it_with_error_and_every_step_on_disk(
