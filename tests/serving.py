@@ -16,7 +16,6 @@ Every wait has a timeout; nothing polls with sleeps.
 from __future__ import annotations
 
 import http.client
-import os
 import queue
 import re
 import signal
@@ -201,7 +200,3 @@ class FaultProxy:
         if self.after_response is not None:
             self.after_response(n)
 
-
-def environ_without(*names: str) -> dict[str, str]:
-    """os.environ less `names`."""
-    return {k: v for k, v in os.environ.items() if k not in names}

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.policy import PolicyReply
@@ -139,7 +139,6 @@ class _Session:
     last_image: str | None = None  # digest of the screenshot fed last
     used_at: float = 0.0
     n_replies: int = 0
-    history: list[int] = field(default_factory=list)  # tokens prefilled per reply
 
     def echoed(self) -> WireTurn:
         return WireTurn("assistant", (("text", self.reply_text),))
@@ -248,7 +247,6 @@ class SessionPool:
             s.last_image = _digest(_last_image_url(turns, s))
         s.conversation = _without_pixels(s.conversation)
         s.used_at, s.n_replies = self._clock(), s.n_replies + 1
-        s.history.append(reply.prefill_tokens)
         self._sessions.move_to_end(s.sid)
 
     def _drop(self, sid: str) -> None:
