@@ -55,3 +55,14 @@ def test_eval_refuses_what_an_endpoint_cannot_do(tmp_path: Path, capsys: pytest.
         args += ["--model", "m"]
     assert main(args) == 2
     assert says in capsys.readouterr().err
+
+
+def test_the_endpoint_client_imports_neither_torch_nor_transformers() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, agent.cli, agent.live, agent.endpoint, eval.runner; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
