@@ -35,6 +35,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from agent.policy import PolicyReply
@@ -56,9 +57,9 @@ class WireTurn:
     role: str
     items: tuple[Item, ...]
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        """What identifies the turn: role, texts, image digests."""
+        """What identifies the turn: role, texts, image digests (hashed once per turn)."""
         return self.role, tuple((k, _digest(v) if k == "image" else v) for k, v in self.items)
 
     @property
