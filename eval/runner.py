@@ -18,6 +18,7 @@ outputs into one directory with the same three files as a single-process run.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -65,11 +66,7 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     that cannot be loaded (no weights) is a ConfigError too.
     """
     out = Path(out)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"--concurrency {concurrency!r}: must be an int >= 1")
-    if concurrency > 1 and config.endpoint is None and not config.model.startswith(_SCRIPT):
-        raise ConfigError(f"--concurrency {concurrency}: a model loaded in this process runs one conversation at a "
-                          "time; concurrency needs --endpoint")
+    _check_concurrency(config, concurrency)
     _prepare(out, config, resume)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing)
     ids = list(dataset.sample_ids)[: config.limit]
@@ -83,9 +80,8 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     logger.info("%s: %d samples (%s), %d run(s), %d (run, sample) pairs to do, %d already done; writing %s",
                 config.benchmark, len(mine), f"shard {config.shard}" if config.shard else "all", len(plan), total,
                 len(done), out)
-    engines = _Engines(config, client)
     positions = _positions(config, ids) if config.model.startswith(_SCRIPT) else index
-    ground_truth = _GroundTruth(config)
+    replay = _SampleReplay(_Engines(config, client), _GroundTruth(config), positions, index)
     started, n_written = time.perf_counter(), 0
     with Progress(total, enabled=show_progress) as bar:
         for run, todo in plan:
@@ -94,18 +90,7 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
             bar.describe(run.name)
             logger.info("run %s: %d samples%s", run.name, len(todo),
                         f", {concurrency} at a time" if concurrency > 1 else "")
-
-            def replay_one(item: Any, run: RunKey = run) -> ResultRow:
-                sample_started = time.perf_counter()
-                engine, settings = engines.get(run)
-                if isinstance(item, SkippedSample):
-                    steps = [ground_truth.skipped(item)]
-                else:
-                    steps = replay_sample(item, engine, settings, positions[item.sample_id])
-                return ResultRow.build(run, engine.family, item.sample_id, index[item.sample_id], steps,
-                                       time.perf_counter() - sample_started)
-
-            for row in _in_flight(dataset.subset(todo), replay_one, concurrency):
+            for row in _in_flight(dataset.subset(todo), functools.partial(replay, run), concurrency):
                 results.append(row)
                 n_written += 1
                 logger.debug("%s %s: %s in %.2f s", run.name, row.sample_id, row.status, row.wall_s)
@@ -114,6 +99,33 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     throughput = {"samples": n_written, "wall_s": wall_s, "samples_per_s": n_written / wall_s if wall_s > 0 else None,
                   "concurrency": concurrency}
     return write_summary(out, config, results.rows, throughput=throughput)
+
+
+def _check_concurrency(config: EvalConfig, concurrency: int) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"--concurrency {concurrency!r}: must be an int >= 1")
+    if concurrency > 1 and config.endpoint is None and not config.model.startswith(_SCRIPT):
+        raise ConfigError(f"--concurrency {concurrency}: a model loaded in this process runs one conversation at a "
+                          "time; concurrency needs --endpoint")
+
+
+class _SampleReplay:
+    """`replay(run, item)`: one dataset item (or `SkippedSample`) of `run` replayed and scored into its row, on the
+    calling thread's engine."""
+
+    def __init__(self, engines: "_Engines", ground_truth: "_GroundTruth", positions: dict[str, int],
+                 index: dict[str, int]) -> None:
+        self.engines, self.ground_truth, self.positions, self.index = engines, ground_truth, positions, index
+
+    def __call__(self, run: RunKey, item: Any) -> ResultRow:
+        started = time.perf_counter()
+        engine, settings = self.engines.get(run)
+        if isinstance(item, SkippedSample):
+            steps = [self.ground_truth.skipped(item)]
+        else:
+            steps = replay_sample(item, engine, settings, self.positions[item.sample_id])
+        return ResultRow.build(run, engine.family, item.sample_id, self.index[item.sample_id], steps,
+                               time.perf_counter() - started)
 
 
 def _in_flight(items: Iterable[Any], work: Callable[[Any], ResultRow], k: int) -> Iterator[ResultRow]:
