@@ -1,5 +1,6 @@
-"""Command-line interface: `python -m agent run "task"` (live), `python -m agent eval BENCHMARK` (replay) and
-`python -m agent merge OUT SHARD_DIR...` (combine sharded replays).
+"""Command-line interface: `python -m agent run "task"` (live), `python -m agent eval BENCHMARK` (replay),
+`python -m agent merge OUT SHARD_DIR...` (combine sharded replays) and `python -m agent serve MODEL` (an
+OpenAI-compatible server; `run` and `eval` drive such a server, or vLLM/SGLang, with `--endpoint URL`).
 
 The CLI holds no logic: it parses flags, configures logging, and calls a library function. `main(argv)` returns the
 exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C or SIGTERM), so tests
@@ -36,26 +37,46 @@ def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_de
                    help="run only the checkpoint's tokenizer code (OpenCUA-7B's tiktoken-based TikTokenV3, which it "
                         "needs); the model stays the project's class. Default: off")
     if method_list:
-        p.add_argument("--method", default="gui_kv",
+        p.add_argument("--method", default=None,
                        help=f"comma-separated KV-cache compression methods ({', '.join(METHOD_CHOICES)}), e.g. "
-                            "gui_kv,full; each runs at every --budget (full once). Default: gui_kv")
+                            "gui_kv,full; each runs at every --budget (full once). Default: gui_kv (full with "
+                            "--endpoint, the only one allowed there)")
     else:
-        p.add_argument("--method", choices=METHOD_CHOICES, default="gui_kv",
-                       help="KV-cache compression method. Default: gui_kv")
+        p.add_argument("--method", choices=METHOD_CHOICES, default=None,
+                       help="KV-cache compression method. Default: gui_kv (full with --endpoint, the only one "
+                            "allowed there)")
     p.add_argument("--frames", type=int, default=None,
                    help=f"screenshots kept in context (N). Default: {frames_default}")
-    p.add_argument("--context", choices=("incremental", "stateless"), default="incremental",
+    p.add_argument("--context", choices=("incremental", "stateless"), default=None,
                    help="incremental: prefill only the new screenshot each step; stateless: re-prefill the "
-                        "reference layout every step. Default: incremental")
+                        "reference layout every step. Default: incremental (stateless with --endpoint, the only "
+                        "one allowed there)")
+    _add_endpoint(p)
     p.add_argument("--out", default=None, help=f"output directory. Default: {out_default}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging (prompts, raw model text)")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings only")
 
 
+def _add_endpoint(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("remote model", "drive a model served elsewhere (vLLM, SGLang, python -m agent serve) "
+                                             "through its OpenAI-compatible API; --model is then the served name")
+    g.add_argument("--endpoint", default=None, help="base URL of the API, e.g. http://127.0.0.1:8000/v1. "
+                                                    "Default: none (load --model in this process)")
+    g.add_argument("--family", choices=("uitars", "opencua"), default=None,
+                   help="prompt and reply grammar of the served model. Default: uitars")
+    g.add_argument("--api-key-env", default=None,
+                   help="environment variable holding the API key (never logged or saved). Default: OPENAI_API_KEY")
+    g.add_argument("--timeout", type=float, default=None,
+                   help="seconds one request may take before it is retried. Default: 300")
+    g.add_argument("--max-retries", type=int, default=None,
+                   help="retries of a request that timed out or got 408/429/5xx or no connection, with "
+                        "exponential backoff and jitter. Default: 4")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent",
                                      description="GUI agents on vision-language models with GUI-KV cache compression.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,train}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,serve,train}")
 
     run = sub.add_parser("run", help="run a task live on this desktop",
                          description="Screenshot -> model -> parsed action -> executor, in a loop, until the model "
@@ -113,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smart_resize pixel cap of the image sent to the model. Default: 12845056")
     ev.add_argument("--min-pixels", type=int, default=None,
                     help="smart_resize pixel floor of the image sent to the model. Default: 78400")
+    ev.add_argument("--concurrency", type=int, default=1,
+                    help="samples in flight at once (--endpoint only: the server queues or batches them). Default: 1")
 
     mg = sub.add_parser("merge", help="combine the outputs of sharded eval runs",
                         description="Merge the output directories of `eval --shard I/N` runs (every I of one N, same "
@@ -125,6 +148,34 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
 
+    sv = sub.add_parser("serve", help="serve a model over an OpenAI-compatible API",
+                        description="Serve MODEL with the project's engine at /v1/chat/completions, /v1/models and "
+                                    "/health. Conversations continue their KV session across requests (by the "
+                                    "session key in `user`, or by prefix), so each request prefills only its new "
+                                    "screenshot and text, compressed with --method.")
+    sv.add_argument("model", help="model alias (ui-tars-1.5-7b, opencua-7b, tiny, tiny-opencua), Hugging Face id or "
+                                  "local path")
+    sv.add_argument("--served-model-name", default=None, help="the name clients pass as model. Default: MODEL")
+    sv.add_argument("--method", choices=METHOD_CHOICES, default=None, help="KV-cache compression method. "
+                                                                           "Default: gui_kv")
+    sv.add_argument("--budget", type=float, default=None,
+                    help="percent of the tokens seen kept in the KV cache, in (0, 100]. Default: 10")
+    sv.add_argument("--frames", type=int, default=None,
+                    help="screenshots kept in a conversation's context (N). Default: 5 for UI-TARS, 3 for OpenCUA")
+    sv.add_argument("--context", choices=("incremental", "stateless"), default=None,
+                    help="incremental: continue each conversation's KV session; stateless: prefill every request "
+                         "whole. Default: incremental")
+    sv.add_argument("--host", default=None, help="address to listen on. Default: 127.0.0.1 (this machine only)")
+    sv.add_argument("--port", type=int, default=None, help="port (0 picks a free one). Default: 8000")
+    sv.add_argument("--max-sessions", type=int, default=None,
+                    help="conversations kept; the least recently used one goes first. Default: 16")
+    sv.add_argument("--session-idle", type=float, default=None,
+                    help="seconds after which an unused conversation is dropped. Default: 900")
+    sv.add_argument("--max-new-tokens", type=int, default=None,
+                    help="reply cap of a request that sets no max_tokens. Default: 1024")
+    sv.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sv.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+
     from agent.training.cli import add_train_parser
 
     add_train_parser(sub)
@@ -134,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):  # one line per HTTP request otherwise
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def exit_code(status: RunStatus) -> int:
@@ -153,7 +206,9 @@ def _run(args: argparse.Namespace) -> int:
             task=args.task, model=args.model, method=args.method, budget=args.budget, frames=args.frames,
             context=args.context, max_steps=args.max_steps, retries=args.retries, confirm=args.confirm,
             monitor=args.monitor, executor=args.executor, dry_run=args.dry_run, out=args.out,
-            trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer)
+            trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer,
+            endpoint=args.endpoint, family=args.family, api_key_env=args.api_key_env, timeout_s=args.timeout,
+            max_retries=args.max_retries)
         result = run_live(config, interaction=TerminalInteraction())
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -172,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    command = {"run": _run, "eval": _eval, "merge": _merge, "train": _train}[args.command]
+    command = {"run": _run, "eval": _eval, "merge": _merge, "serve": _serve, "train": _train}[args.command]
     with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
         try:
             return command(args)
@@ -197,3 +252,20 @@ def _merge(args: argparse.Namespace) -> int:
     from eval.cli import merge_command
 
     return merge_command(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from agent.server import parse_serve_config, serve  # lazy: only `serve` needs FastAPI
+
+    try:
+        config = parse_serve_config(
+            model=args.model, served_model_name=args.served_model_name, method=args.method, budget=args.budget,
+            frames=args.frames, context=args.context, host=args.host, port=args.port, max_sessions=args.max_sessions,
+            idle_timeout_s=args.session_idle, max_new_tokens=args.max_new_tokens)
+        serve(config)
+    except (ValueError, OSError) as e:  # a bad flag, a model that cannot be loaded, an address in use
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK

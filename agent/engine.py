@@ -14,8 +14,8 @@ One `ChatEngine.reply(messages)` call (spec-compression §6.2, step 1, on the ca
    tokens kept, which the caller puts back in its conversation as the assistant turn, so a fresh tokenisation of
    the conversation reproduces the ids fed (no re-tokenisation drift).
 
-`ModelPolicy.act(frame)` resizes the frame to its model-image size, adds it to its `Transcript` and calls its
-engine. `make_policy(name_or_handle, ...)` is what the CLI calls: `script:FILE` gives the scripted policy, anything
+`ModelPolicy` is the `agent.chat.ChatPolicy` over a `ChatEngine`: `act(frame)` resizes the frame to its model-image
+size, adds it to its `Transcript` and calls the engine. `make_policy(name_or_handle, ...)` is what the CLI calls: `script:FILE` gives the scripted policy, anything
 else is loaded with `agent.models.load` and wrapped in a `ModelPolicy`.
 """
 
@@ -23,24 +23,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-from PIL import Image
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from agent import prompts
-from agent.context import ContextMode, Transcript, reply_history, step_history
+from agent.chat import DEFAULT_FRAMES, ChatPolicy, GenerationSettings, check_max_new_tokens
+from agent.context import ContextMode
 from agent.policy import Family, PolicyReply
-from agent.screen import Frame
 from compression import METHODS, CompressionMethod, FullKV, KVSession
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FRAMES", "ChatEngine", "GenerationSettings", "ModelPolicy", "TranscriptError", "make_policy"]
 
-DEFAULT_FRAMES: dict[Family, int] = {"uitars": 5, "opencua": 3}
 TURN_CLOSER = "<|im_end|>"  # closes every message in both families' chat templates
 _NEVER_GENERATED = {  # image-frame tokens a reply must not contain (they would open a fake image span)
     "uitars": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>"),
@@ -51,38 +47,6 @@ Message = dict[str, Any]
 
 class TranscriptError(RuntimeError):
     """The new rendering of the conversation does not extend the text already in the KV cache."""
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """How replies are produced and prompted.
-
-    max_new_tokens: reply length cap (default 256).
-    uitars_style: UI-TARS prompt ("computer": UI-TARS-1.5 start_box grammar; "computer_doubao"; "mobile").
-    language: language of the UI-TARS Thought part. call_user: advertise `call_user()` (UI-TARS "computer").
-    opencua_level: OpenCUA system prompt level ("l1", "l2", "l3").
-    max_history: stateless layout: earlier replies shown (reference 10).
-    """
-
-    max_new_tokens: int = 256
-    uitars_style: prompts.UITarsStyle = "computer"
-    language: str = "English"
-    call_user: bool = False
-    opencua_level: prompts.OpenCUALevel = "l2"
-    max_history: int = 10
-
-    def __post_init__(self) -> None:
-        _check_max_new_tokens(self.max_new_tokens)
-        if self.opencua_level not in ("l1", "l2", "l3"):
-            raise ValueError(f"opencua_level={self.opencua_level!r} is not one of 'l1', 'l2', 'l3'")
-        if self.uitars_style not in ("computer", "computer_doubao", "mobile"):
-            raise ValueError(
-                f"uitars_style={self.uitars_style!r} is not one of 'computer', 'computer_doubao', 'mobile'")
-
-
-def _check_max_new_tokens(n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"max_new_tokens={n!r} must be an int >= 1")
 
 
 class _FirstLogitsClock(LogitsProcessor):
@@ -141,7 +105,7 @@ class ChatEngine:
         family = bundle.family
         if family not in DEFAULT_FRAMES:
             raise ValueError(f"bundle.family={family!r} is not one of {sorted(DEFAULT_FRAMES)}")
-        _check_max_new_tokens(max_new_tokens)
+        check_max_new_tokens(max_new_tokens)
         self.bundle, self.family = bundle, family
         self.frames = DEFAULT_FRAMES[family] if frames is None else frames
         if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
@@ -185,7 +149,7 @@ class ChatEngine:
         into the conversation in incremental mode), plus the session's counters.
         """
         n_new = self.max_new_tokens if max_new_tokens is None else max_new_tokens
-        _check_max_new_tokens(n_new)
+        check_max_new_tokens(n_new)
         started = time.perf_counter()
         input_ids, pixel_values, grid = self._encode(messages)
         clock = _FirstLogitsClock()
@@ -259,8 +223,8 @@ class ChatEngine:
         )
 
 
-class ModelPolicy:
-    """A `Policy` backed by a model bundle: a `Transcript` of the task and a `ChatEngine`.
+class ModelPolicy(ChatPolicy):
+    """A `Policy` backed by a model bundle: a `ChatPolicy` over a `ChatEngine`.
 
     bundle, method, budget, frames, context, generate_kwargs, track_ids: see `ChatEngine` (track_ids also keeps
         every screenshot in the transcript, for checks that re-tokenise it).
@@ -279,56 +243,17 @@ class ModelPolicy:
         generate_kwargs: dict[str, Any] | None = None,
         track_ids: bool = False,
     ) -> None:
-        self.settings = settings or GenerationSettings()
+        settings = settings or GenerationSettings()
         self.engine = ChatEngine(bundle, method=method, budget=budget, frames=frames, context=context,
-                                 max_new_tokens=self.settings.max_new_tokens, generate_kwargs=generate_kwargs,
+                                 max_new_tokens=settings.max_new_tokens, generate_kwargs=generate_kwargs,
                                  track_ids=track_ids)
-        self.bundle, self.family, self.frames = bundle, self.engine.family, self.engine.frames
-        self.context: ContextMode = context
-        self.method, self.session, self.track_ids = self.engine.method, self.engine.session, track_ids
-        self.transcript: Transcript | None = None
-        self._last_frame: Frame | None = None
+        super().__init__(self.engine, settings, keep_all_images=track_ids)
+        self.bundle, self.method, self.session, self.track_ids = bundle, self.engine.method, self.engine.session, track_ids
 
     @property
     def fed_ids(self) -> list[int]:
         """With track_ids: every id fed so far in this task, the pending ones included."""
         return self.engine.fed_ids
-
-    # -- Policy protocol -------------------------------------------------------------------------------------------
-
-    def start(self, task: str) -> None:
-        """Begin `task`: a new transcript and an empty cache."""
-        s = self.settings
-        if self.family == "uitars":
-            system, prompt, history = None, prompts.uitars_prompt(
-                task, style=s.uitars_style, language=s.language, call_user=s.call_user), reply_history
-        else:
-            system, prompt, history = (prompts.opencua_system_prompt(s.opencua_level),
-                                       prompts.opencua_instruction(task), step_history)
-        self.transcript = Transcript(prompt=prompt, frames=self.frames, mode=self.context, system=system,
-                                     max_history=s.max_history, history=history, keep_all_images=self.track_ids)
-        self.engine.reset()
-        self._last_frame = None
-        logger.debug("task started (%s, %s, N=%d, %s)", self.family, self.context, self.frames, self.method)
-
-    def act(self, frame: Frame, feedback: str | None = None) -> PolicyReply:
-        """Observe `frame` (plus `feedback`), prefill what is new, decode the reply greedily."""
-        if self.transcript is None:
-            raise RuntimeError("act() before start(task)")
-        repeat = self._last_frame is not None and frame.image is self._last_frame.image and bool(feedback)
-        self.transcript.observe(None if repeat else _model_image(frame), feedback)
-        self._last_frame = frame
-        reply = self.engine.reply(self.transcript.messages())
-        self.transcript.record_reply(str(reply.extra["raw"]))
-        return reply
-
-
-def _model_image(frame: Frame) -> Image.Image:
-    """The frame's screenshot at the model-image size the coordinate conversions assume (RGB)."""
-    image = frame.image.convert("RGB") if frame.image.mode != "RGB" else frame.image
-    width, height = frame.geometry.model_size
-    size = (int(width), int(height))
-    return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
 
 
 def _mismatch(a: str, b: str) -> int:

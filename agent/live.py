@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from actions.errors import ExecutorNotFoundError, NotAnExecutorError
 from agent.interaction import Interaction
@@ -36,9 +36,14 @@ class RunConfig(BaseModel):
     """The resolved configuration of a live run (saved as config.json in the run directory).
 
     task: the task in words (non-empty).
-    model: alias, Hugging Face id, local path, or `script:FILE`.
+    model: alias, Hugging Face id, local path, or `script:FILE`; with `endpoint`, the served model's name.
     method, budget, frames, context: KV-cache compression settings, passed to model-backed policies (budget: percent
-        of the tokens seen kept, in (0, 100]; frames: screenshots kept, None = the family's default).
+        of the tokens seen kept, in (0, 100]; frames: screenshots kept, None = the family's default). With
+        `endpoint` the server owns the cache: method must be "full" and context "stateless" (the layout sent).
+    endpoint: base URL of an OpenAI-compatible API serving `model` (agent.endpoint), or None (load it here).
+    family: the served model's grammar ("uitars" or "opencua"; endpoint only, default "uitars").
+    api_key_env, timeout_s, max_retries: how to reach the endpoint (agent.endpoint.ClientOptions); the key itself is
+        read from the environment and never stored.
     max_steps (>= 1), retries (>= 0), confirm: loop settings (agent.loop.LoopConfig).
     monitor: mss monitor index (0 = all, 1 = primary).
     executor: executor spec for actions.executors.get_executor; "dry-run" when dry_run is set.
@@ -66,6 +71,11 @@ class RunConfig(BaseModel):
     trust_remote_code: bool = False
     trust_remote_tokenizer: bool = False
     _claimed_out: bool = PrivateAttr(False)  # `out` was created by `build` for this run (removed if it never starts)
+    endpoint: str | None = None
+    family: Literal["uitars", "opencua"] | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(4, ge=0)
 
     @field_validator("task")
     @classmethod
@@ -73,6 +83,26 @@ class RunConfig(BaseModel):
         if not v.strip():
             raise ValueError("task is blank")
         return v
+
+    @model_validator(mode="after")
+    def _endpoint_rules(self) -> "RunConfig":
+        if self.endpoint is None:
+            if self.family is not None:
+                raise ValueError("--family applies to --endpoint only (a model loaded here knows its family)")
+            return self
+        from agent.endpoint import check_url
+
+        check_url(self.endpoint)
+        if self.model.startswith(SCHEME):
+            raise ValueError(f"--model {self.model}: a scripted policy does not go through --endpoint")
+        if self.method != "full":
+            raise ValueError(f"--method {self.method} compresses the KV cache in this process, but with --endpoint "
+                             "the server owns the cache; use --method full (or serve the model with `python -m agent "
+                             f"serve MODEL --method {self.method}` to compress on the server)")
+        if self.context != "stateless":
+            raise ValueError("--context incremental needs the KV cache in this process; with --endpoint each request "
+                             "carries the stateless layout (`python -m agent serve` continues the cache on its side)")
+        return self
 
     @property
     def executor_spec(self) -> str:
@@ -86,6 +116,9 @@ class RunConfig(BaseModel):
         values = {k: v for k, v in values.items() if v is not None}
         claim = "out" not in values
         values.setdefault("out", Path("runs"))  # a stand-in while validating: nothing is created for a bad config
+        remote = values.get("endpoint") is not None
+        values.setdefault("method", "full" if remote else "gui_kv")
+        values.setdefault("context", "stateless" if remote else "incremental")
         try:
             config = cls(**values)
         except ValidationError as e:
@@ -126,6 +159,8 @@ def build_policy(config: RunConfig, **engine_options: Any) -> Policy:
         as max_new_tokens, load options such as device, or generate_kwargs); none by default, which is what the CLI
         uses. Refused (ConfigError) with a `script:` model.
     """
+    if config.endpoint is not None:
+        return build_endpoint_policy(config, **engine_options)
     if config.model.startswith(SCHEME):
         if engine_options:
             raise ConfigError(f"--model {config.model}: a scripted policy takes no engine options "
@@ -146,6 +181,28 @@ def build_policy(config: RunConfig, **engine_options: Any) -> Policy:
                            context=config.context, **options)
     except (OSError, ValueError) as e:  # unavailable weights, a missing path, an unsupported model type, remote code
         raise ConfigError(f"--model {config.model}: {e}") from e
+
+
+def build_endpoint_policy(config: RunConfig, **settings: Any) -> Policy:
+    """The policy of a run against `config.endpoint`: `agent.chat.ChatPolicy` over an `EndpointEngine`, after
+    checking that the endpoint serves `config.model` (ConfigError when it cannot be reached or refuses).
+
+    settings: `GenerationSettings` fields (e.g. max_new_tokens); none by default.
+    """
+    from agent.chat import ChatPolicy, GenerationSettings
+    from agent.endpoint import ClientOptions, EndpointClient, EndpointEngine, EndpointError
+
+    try:
+        gen = GenerationSettings(**settings)
+        options = ClientOptions(api_key_env=config.api_key_env, timeout_s=config.timeout_s,
+                                max_retries=config.max_retries)
+        client = EndpointClient(config.endpoint or "", config.model, options)
+        family = config.family or "uitars"
+        client.check_model(family)
+    except (TypeError, ValueError, EndpointError) as e:
+        raise ConfigError(f"--endpoint {config.endpoint}: {e}") from e
+    engine = EndpointEngine(client, family, frames=config.frames, max_new_tokens=gen.max_new_tokens)
+    return ChatPolicy(engine, gen)
 
 
 def build_executor(config: RunConfig) -> Any:
@@ -196,7 +253,8 @@ def run_live(config: RunConfig, interaction: Interaction | None = None,
         raise
     try:
         trajectory = open_trajectory(config)
-        logger.info("run directory: %s (model %s, %s grammar, executor %s)", config.out, config.model,
+        where = f" at {config.endpoint}" if config.endpoint else ""
+        logger.info("run directory: %s (model %s%s, %s grammar, executor %s)", config.out, config.model, where,
                     policy.family, config.executor_spec)
         loop_config = LoopConfig(max_steps=config.max_steps, retries=config.retries, confirm=config.confirm)
         loop = AgentLoop(policy, screen, executor, trajectory, loop_config, interaction=interaction)

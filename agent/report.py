@@ -69,7 +69,8 @@ def _header(config: dict[str, Any], result: RunResult | None, records: list[Step
     if result:
         rows += [("message", result.message), ("steps", result.n_steps), ("replies", result.n_replies),
                  ("duration", f"{result.ended_at - result.started_at:.1f} s")]
-    rows += [(k, config[k]) for k in ("model", "executor", "method", "budget", "max_steps", "monitor") if k in config]
+    keys = ("model", "endpoint", "executor", "method", "budget", "max_steps", "monitor")
+    rows += [(k, config[k]) for k in keys if config.get(k) is not None]
     table = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
     return f"<h1>Run report</h1>\n<table>{table}</table>\n<p>{len(records)} replies recorded.</p>"
 

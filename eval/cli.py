@@ -41,6 +41,8 @@ def eval_command(args: argparse.Namespace) -> int:
     """`python -m agent eval ...`."""
     from eval.runner import run_eval
 
+    from agent.endpoint import EndpointError
+
     try:
         launcher_shard = shard_from_env() if args.shard is None else None
         config = EvalConfig.build(
@@ -51,11 +53,16 @@ def eval_command(args: argparse.Namespace) -> int:
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,
             trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer,
             seed=args.seed,
+            endpoint=args.endpoint, family=args.family,
         )
+        client = _client_options(args)
         out = resolve_out(config, args.out, shard_from_launcher=launcher_shard is not None)
-        summary = run_eval(config, out, resume=args.resume, show_progress=progress_enabled(args.quiet))
+        summary = run_eval(config, out, resume=args.resume, show_progress=progress_enabled(args.quiet),
+                           concurrency=args.concurrency, client=client)
     except ConfigError as e:
         return _error(str(e), EXIT_USAGE)
+    except EndpointError as e:  # the server died or refused mid-replay; the rows written so far stay
+        return _error(f"{e}; the samples finished so far are in {out}: rerun with --resume to continue", EXIT_ERROR)
     except MissingImageError as e:
         return _error(f"{e} (pass --skip-missing to record such samples as skipped)", EXIT_ERROR)
     except DatasetFormatError as e:
@@ -66,6 +73,22 @@ def eval_command(args: argparse.Namespace) -> int:
     print(markdown_report(summary), end="")
     logger.info("results in %s", out)
     return EXIT_OK
+
+
+def _client_options(args: argparse.Namespace) -> object | None:
+    """`agent.endpoint.ClientOptions` from the flags (None without --endpoint); ConfigError when one is bad."""
+    from agent.endpoint import ClientOptions
+
+    given = {k: v for k, v in (("api_key_env", args.api_key_env), ("timeout_s", args.timeout),
+                               ("max_retries", args.max_retries)) if v is not None}
+    if args.endpoint is None:
+        if given:
+            raise ConfigError(f"{', '.join(sorted(given))}: only with --endpoint")
+        return None
+    try:
+        return ClientOptions(**given)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def merge_command(args: argparse.Namespace) -> int:

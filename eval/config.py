@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +110,9 @@ class EvalConfig(BaseModel):
     skip_missing: record samples with missing images as skipped instead of stopping.
     trust_remote_code / trust_remote_tokenizer: let the checkpoint's own model and tokenizer code run, or its
         tokenizer code only (`agent.models.load`); both off by default.
+    endpoint: base URL of an OpenAI-compatible API serving `model` (agent.endpoint), or None (load it here). The
+        server owns the KV cache: methods must be ("full",) and context "stateless" (the layout each request carries).
+    family: the served model's grammar, "uitars" (default) or "opencua"; endpoint only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -131,6 +135,8 @@ class EvalConfig(BaseModel):
     trust_remote_code: bool = False
     trust_remote_tokenizer: bool = False
     seed: int | None = Field(None, ge=0)
+    endpoint: str | None = None
+    family: Literal["uitars", "opencua"] | None = None
 
     @field_validator("methods")
     @classmethod
@@ -167,6 +173,26 @@ class EvalConfig(BaseModel):
             return {}
         return {"seed": self.seed or 0, "size": self.limit or SYNTHDESK_SIZE}
 
+    @model_validator(mode="after")
+    def _endpoint_rules(self) -> "EvalConfig":
+        if self.endpoint is None:
+            if self.family is not None:
+                raise ValueError("family applies to --endpoint only (a model loaded here knows its family)")
+            return self
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"endpoint={self.endpoint!r} must be an http(s) URL such as http://127.0.0.1:8000/v1")
+        if self.model.startswith("script:"):
+            raise ValueError(f"model={self.model!r}: a scripted model does not go through --endpoint")
+        if self.methods != ("full",):
+            raise ValueError(f"methods={','.join(self.methods)!r}: KV compression runs in this process, but with "
+                             "--endpoint the server owns the cache; use --method full (or serve the model with "
+                             "`python -m agent serve MODEL --method gui_kv` to compress on the server)")
+        if self.context != "stateless":
+            raise ValueError("context='incremental' needs the KV cache in this process; with --endpoint each request "
+                             "carries the stateless layout (`python -m agent serve` continues the cache on its side)")
+        return self
+
     def runs(self) -> list[RunKey]:
         """The sweep, method by method and budget by budget; "full" runs once (budget None)."""
         keys: list[RunKey] = []
@@ -181,8 +207,9 @@ class EvalConfig(BaseModel):
 
         Strings are accepted for `methods` ("gui_kv,full"), `budgets` ("1,3,5") and `shard` ("0/2"). `data` /
         `images` default to the benchmark's environment variables (`ENV_VARS`; synthdesk falls back to
-        `SYNTHDESK_DIR` and seed 0), `max_new_tokens` to `MAX_NEW_TOKENS`. The shard is not taken from
-        RANK/WORLD_SIZE here (see `shard_from_env`).
+        `SYNTHDESK_DIR` and seed 0), `max_new_tokens` to `MAX_NEW_TOKENS`, `methods` and `context` to gui_kv /
+        incremental (full / stateless with an `endpoint`, whose `family` defaults to uitars). The shard is not taken
+        from RANK/WORLD_SIZE here (see `shard_from_env`).
         """
         env = os.environ if env is None else env
         values = {k: v for k, v in values.items() if v is not None}
@@ -200,6 +227,11 @@ class EvalConfig(BaseModel):
             values[field] = Path(values[field]).expanduser().absolute()
         if bench == "synthdesk":
             values.setdefault("seed", 0)
+        remote = values.get("endpoint") is not None
+        values.setdefault("methods", ("full",) if remote else ("gui_kv",))
+        values.setdefault("context", "stateless" if remote else "incremental")
+        if remote:
+            values.setdefault("family", "uitars")
         if isinstance(values.get("methods"), str):
             values["methods"] = parse_methods(values["methods"])
         if isinstance(values.get("budgets"), str):

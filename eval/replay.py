@@ -13,11 +13,11 @@ Each reply is parsed with the size of the image the model saw. A reply that does
 scored as failed with the parse error. Anything else (a bug, out of memory) propagates; results already written
 stay written, and a resumed run redoes the sample.
 
-Engines (`ReplayEngine`): `ModelReplayEngine` wraps `agent.engine.ChatEngine`; `ScriptReplayEngine` replays
-scripted replies. A script is one reply per call in dataset order: a conversation started at `position` p takes
-replies p, p+1, ... (cyclically), where p counts the scored units (samples, or AgentNetBench steps) before it in the
-full dataset. So a script with one reply per sample (per step) gives each its own reply, whatever the shard or
-resume point; a Mind2Web scroll's follow-up call takes the next reply.
+Engines (`ReplayEngine`): `ModelReplayEngine` wraps `agent.engine.ChatEngine` or `agent.endpoint.EndpointEngine`;
+`ScriptReplayEngine` replays scripted replies. A script is one reply per call in dataset order: a conversation started
+at `position` p takes replies p, p+1, ... (cyclically), where p counts the scored units (samples, or AgentNetBench
+steps) before it in the full dataset. So a script with one reply per sample (per step) gives each its own reply,
+whatever the shard or resume point; a Mind2Web scroll's follow-up call takes the next reply.
 """
 
 from __future__ import annotations
@@ -75,13 +75,15 @@ class ReplayEngine(Protocol):
 
 
 class ModelReplayEngine:
-    """A `ReplayEngine` over `agent.engine.ChatEngine` (one per run: method and budget are fixed)."""
+    """A `ReplayEngine` over `agent.engine.ChatEngine` (one per run: method and budget are fixed) or
+    `agent.endpoint.EndpointEngine` (a served model; its `start` opens a new session key)."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.family: Family = engine.family
         self.context = engine.context
-        self.cost_model: DecodeCostModel | None = DecodeCostModel.from_config(engine.model_config)
+        config = engine.model_config  # None for a model served elsewhere: no cost model
+        self.cost_model: DecodeCostModel | None = DecodeCostModel.from_config(config) if config is not None else None
 
     def start(self, position: int) -> None:
         self.engine.reset()

@@ -1,6 +1,7 @@
 """The Markdown report of a summary: the headline metric across methods (rows) and budgets (columns), then one
 line per run with its scored and skipped units (samples, or AgentNetBench steps: the metrics' own counts), both
-metric variants and the costs; for synthdesk, then each run's accuracy per task kind next to its chance level."""
+metric variants and the costs; for synthdesk, then each run's accuracy per task kind next to its chance level; then
+the invocation's throughput (samples per second)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def markdown_report(summary: dict[str, Any]) -> str:
     bench = summary["benchmark"]
     runs = summary["runs"]
     metric = ".".join(MAIN_METRIC[bench])
-    lines = [f"### {bench}: {summary['model']} ({summary['config']['context']})", ""]
+    endpoint = summary["config"].get("endpoint")
+    where = f" at {endpoint}" if endpoint else ""
+    lines = [f"### {bench}: {summary['model']}{where} ({summary['config']['context']})", ""]
     partial = summary.get("partial")
     if partial:
         lines += [f"**Partial**: {describe_partial(partial)}; merged with --allow-partial.", ""]
@@ -57,6 +60,10 @@ def markdown_report(summary: dict[str, Any]) -> str:
     if bench == "synthdesk":
         for r in runs:
             lines += _synthdesk_kinds(r)
+    throughput = summary.get("throughput")
+    if throughput and throughput["samples"]:
+        lines += ["", f"This invocation: {throughput['samples']} samples in {throughput['wall_s']:.1f} s, "
+                      f"{throughput['samples_per_s']:.2f} samples/s (concurrency {throughput['concurrency']})."]
     return "\n".join(lines) + "\n"
 
 

@@ -11,16 +11,24 @@
 Order: run by run (`EvalConfig.runs()`), samples in dataset order. `--limit N` keeps the first N samples of the
 dataset, then `--shard I/N` keeps those whose position p has p % N == I. With `resume`, the (run, sample) pairs
 already in results.jsonl are skipped (a torn last line is cut off first). One process at a time writes `out`
-(`eval.lock`: a second one is refused with the first one's pid). `merge(out, shard_dirs)` combines shard outputs
-into one directory with the same three files as a single-process run.
+(`eval.lock`: a second one is refused with the first one's pid). With `concurrency` K > 1 (a served model or a
+script), K samples are replayed at once, each in its own conversation; rows are written by one thread as samples
+finish (so results.jsonl may hold them out of dataset order), and when one fails the others in flight finish and are
+written before the error propagates, so a resumed run redoes exactly the samples without a row. The summary of an
+invocation includes its `throughput` (samples written, seconds, samples per second, concurrency). `merge(out,
+shard_dirs)` combines shard outputs into one directory with the same three files as a single-process run.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +57,30 @@ REPORT_FILE = "summary.md"
 _SCRIPT = "script:"
 
 
-def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_progress: bool = False
-             ) -> dict[str, Any]:
+def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_progress: bool = False,
+             concurrency: int = 1, client: Any = None) -> dict[str, Any]:
     """Replay `config` into `out` and return the summary of everything in `out` (see the module docstring).
 
+    concurrency: samples in flight at once (>= 1; above 1 only for an endpoint or a script model).
+    client: `agent.endpoint.ClientOptions` for `config.endpoint` (None: the defaults).
+
     Raises ConfigError (`out` already holds results and `resume` is off, or holds another config's results; a
-    missing script), `tasks.DatasetFormatError` (bad annotations), `tasks.MissingImageError` (an image is missing
-    and `config.skip_missing` is off). A model that cannot be loaded (no weights) is a ConfigError too.
+    missing script; an endpoint that cannot be reached or does not serve the model), `tasks.DatasetFormatError`
+    (bad annotations), `tasks.MissingImageError` (an image is missing and `config.skip_missing` is off),
+    `agent.endpoint.EndpointError` (the endpoint stopped answering, or refused a request, during the replay). A model
+    that cannot be loaded (no weights) is a ConfigError too.
     """
     out = Path(out)
+    _check_concurrency(config, concurrency)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing,
                          **config.loader_options())
     with write_lock(out):
         _prepare(out, config, resume)
-        return _replay(config, out, dataset, show_progress)
+        return _replay(config, out, dataset, show_progress, concurrency)
 
 
-def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool) -> dict[str, Any]:
+def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool,
+            concurrency: int) -> dict[str, Any]:
     """The body of `run_eval`, under the output directory's lock."""
     ids = list(dataset.sample_ids)[: config.limit]
     index = {sid: i for i, sid in enumerate(ids)}
@@ -79,28 +94,90 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     logger.info("%s: %d samples (%s), %d run(s), %d (run, sample) pairs to do, %d already done; writing %s",
                 config.benchmark, len(mine), f"shard {config.shard}" if config.shard else "all", len(plan), total,
                 len(done), out)
-    engines = _Engines(config)
     positions = _positions(config, ids) if config.model.startswith(_SCRIPT) else index
-    ground_truth = _GroundTruth(config)
+    replay = _SampleReplay(_Engines(config, client), _GroundTruth(config), positions, index)
+    started, n_written = time.perf_counter(), 0
     with Progress(total, enabled=show_progress) as bar:
         for run, todo in plan:
             if not todo:
                 continue
-            engine, settings = engines.get(run)
             bar.describe(run.name)
-            logger.info("run %s: %d samples", run.name, len(todo))
-            for item in dataset.subset(todo):
-                started = time.perf_counter()
-                if isinstance(item, SkippedSample):
-                    steps = [ground_truth.skipped(item)]
-                else:
-                    steps = replay_sample(item, engine, settings, positions[item.sample_id])
-                row = ResultRow.build(run, engine.family, item.sample_id, index[item.sample_id], steps,
-                                      time.perf_counter() - started)
+            logger.info("run %s: %d samples%s", run.name, len(todo),
+                        f", {concurrency} at a time" if concurrency > 1 else "")
+            for row in _in_flight(dataset.subset(todo), functools.partial(replay, run), concurrency):
                 results.append(row)
+                n_written += 1
                 logger.debug("%s %s: %s in %.2f s", run.name, row.sample_id, row.status, row.wall_s)
                 bar.update()
-    return write_summary(out, config, results.rows)
+    wall_s = time.perf_counter() - started
+    throughput = {"samples": n_written, "wall_s": wall_s, "samples_per_s": n_written / wall_s if wall_s > 0 else None,
+                  "concurrency": concurrency}
+    return write_summary(out, config, results.rows, throughput=throughput)
+
+
+def _check_concurrency(config: EvalConfig, concurrency: int) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"--concurrency {concurrency!r}: must be an int >= 1")
+    if concurrency > 1 and config.endpoint is None and not config.model.startswith(_SCRIPT):
+        raise ConfigError(f"--concurrency {concurrency}: a model loaded in this process runs one conversation at a "
+                          "time; concurrency needs --endpoint")
+
+
+class _SampleReplay:
+    """`replay(run, item)`: one dataset item (or `SkippedSample`) of `run` replayed and scored into its row, on the
+    calling thread's engine."""
+
+    def __init__(self, engines: "_Engines", ground_truth: "_GroundTruth", positions: dict[str, int],
+                 index: dict[str, int]) -> None:
+        self.engines, self.ground_truth, self.positions, self.index = engines, ground_truth, positions, index
+
+    def __call__(self, run: RunKey, item: Any) -> ResultRow:
+        started = time.perf_counter()
+        engine, settings = self.engines.get(run)
+        if isinstance(item, SkippedSample):
+            steps = [self.ground_truth.skipped(item)]
+        else:
+            steps = replay_sample(item, engine, settings, self.positions[item.sample_id])
+        return ResultRow.build(run, engine.family, item.sample_id, self.index[item.sample_id], steps,
+                               time.perf_counter() - started)
+
+
+def _in_flight(items: Iterable[Any], work: Callable[[Any], ResultRow], k: int) -> Iterator[ResultRow]:
+    """`work(item)` for each item, at most `k` at once, yielding results as they finish (in order when k == 1).
+
+    After the first failure no new item starts; those in flight finish (their results are yielded), then the first
+    error is raised.
+    """
+    if k == 1:
+        for item in items:
+            yield work(item)
+        return
+    source = iter(items)
+    pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="guikv-replay")
+    pending: set[Future[ResultRow]] = set()
+    error: BaseException | None = None
+    try:
+        while True:
+            while error is None and len(pending) < k:
+                item = next(source, None)
+                if item is None:
+                    break
+                pending.add(pool.submit(work, item))
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                failure = future.exception()
+                if failure is None:
+                    yield future.result()
+                elif error is None:
+                    error = failure
+                else:
+                    logger.debug("also failed: %s: %s", type(failure).__name__, failure)
+        if error is not None:
+            raise error
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def merge(out: str | Path, shard_dirs: list[str | Path], *, allow_partial: bool = False) -> dict[str, Any]:
@@ -142,11 +219,14 @@ def merge(out: str | Path, shard_dirs: list[str | Path], *, allow_partial: bool 
         return write_summary(out, config, rows, partial=completeness.as_summary())
 
 
-def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial: dict[str, Any] | None = None,
+                  throughput: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write summary.json and summary.md for `rows` into `out` (each replaced whole); return the summary.
-    partial: `Completeness.as_summary()` of a merge with short shards (None: complete)."""
+    partial: `Completeness.as_summary()` of a merge with short shards (None: complete). `throughput`: this
+    invocation's (samples, wall_s, samples_per_s, concurrency), added as is when given."""
     summary = build_summary(config, rows, partial=partial)
+    if throughput is not None:
+        summary["throughput"] = throughput
     _write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     _write_text(out / REPORT_FILE, markdown_report(summary))
     return summary
@@ -211,13 +291,24 @@ class _GroundTruth:
 
 
 class _Engines:
-    """Builds the engine of each run; the model is loaded once, on first use."""
+    """Builds the engine of each run, one per thread (replays in flight never share a conversation); the model is
+    loaded (or the endpoint checked) once, on first use."""
 
-    def __init__(self, config: EvalConfig) -> None:
-        self.config = config
+    def __init__(self, config: EvalConfig, client: Any = None) -> None:
+        self.config, self.client_options = config, client
         self._bundle: Any = None
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def get(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
+        """This thread's engine for `run` (built on first use)."""
+        cache: dict[str, tuple[ReplayEngine, ReplaySettings]] = self._local.__dict__.setdefault("engines", {})
+        if run.name not in cache:
+            cache[run.name] = self._build(run)
+        return cache[run.name]
+
+    def _build(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
         c = self.config
         if c.model.startswith(_SCRIPT):
             from agent.models.script import ScriptPolicy
@@ -227,9 +318,23 @@ class _Engines:
             except (FileNotFoundError, ValueError) as e:
                 raise ConfigError(f"--model {c.model!r}: {e}") from None
             engine: ReplayEngine = ScriptReplayEngine(script.replies, script.family, c.context)
+        elif c.endpoint is not None:
+            from agent.endpoint import EndpointEngine
+
+            engine = ModelReplayEngine(EndpointEngine(self._endpoint(), c.family or "uitars", frames=c.frames,
+                                                      max_new_tokens=c.max_new_tokens))
         else:
             from agent.engine import ChatEngine
 
+            chat = ChatEngine(self._loaded(), method=run.method, budget=run.budget, frames=c.frames,
+                              context=c.context, max_new_tokens=c.max_new_tokens)
+            engine = ModelReplayEngine(chat)
+        return engine, ReplaySettings(frames=c.frames, instruction_level=c.instruction_level,
+                                      min_pixels=c.min_pixels, max_pixels=c.max_pixels)
+
+    def _loaded(self) -> Any:
+        c = self.config
+        with self._lock:
             if self._bundle is None:
                 from agent.models.loading import ModelUnavailableError, RemoteCodeRequiredError, load
                 from agent.models.opencua import CheckpointKeyError
@@ -239,11 +344,22 @@ class _Engines:
                                         trust_remote_tokenizer=c.trust_remote_tokenizer)
                 except (ModelUnavailableError, FileNotFoundError, RemoteCodeRequiredError, CheckpointKeyError) as e:
                     raise ConfigError(f"--model {c.model!r}: {e}") from e
-            chat = ChatEngine(self._bundle, method=run.method, budget=run.budget, frames=c.frames, context=c.context,
-                              max_new_tokens=c.max_new_tokens)
-            engine = ModelReplayEngine(chat)
-        return engine, ReplaySettings(frames=c.frames, instruction_level=c.instruction_level,
-                                      min_pixels=c.min_pixels, max_pixels=c.max_pixels)
+            return self._bundle
+
+    def _endpoint(self) -> Any:
+        """The endpoint client, after checking (once) that the endpoint serves the model."""
+        c = self.config
+        with self._lock:
+            if self._client is None:
+                from agent.endpoint import EndpointClient, EndpointError
+
+                try:
+                    client = EndpointClient(c.endpoint or "", c.model, self.client_options)
+                    client.check_model(c.family or "uitars")
+                except (ValueError, EndpointError) as e:
+                    raise ConfigError(f"--endpoint {c.endpoint}: {e}") from e
+                self._client = client
+            return self._client
 
 
 def _device() -> str | None:

@@ -41,3 +41,22 @@ def desktop():
         pytest.fail("Xvfb is not installed (Debian: apt-get install xvfb python3-tk xdotool xclip)")
     with xvfb() as display:
         yield display
+
+
+@pytest.fixture(scope="session")
+def tiny_uitars_dir(tmp_path_factory):
+    """The tiny UI-TARS model (seed 0) saved to a folder, as a user's model directory would be."""
+    from agent.models.tiny import build_tiny_uitars
+
+    return build_tiny_uitars(seed=0).save(tmp_path_factory.mktemp("tiny-uitars"))
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_uitars_dir):
+    """`python -m agent serve` of `tiny_uitars_dir` in its own process (`serving.Server`), served as "tiny-ui-tars"
+    with GUI-KV at 20% and 3 screenshots per conversation."""
+    from serving import served
+
+    with served(str(tiny_uitars_dir), "--served-model-name", "tiny-ui-tars", "--method", "gui_kv", "--budget", "20",
+                "--frames", "3") as server:
+        yield server

@@ -6,7 +6,8 @@ A checkpoint (model, auxiliary heads, optimiser, step) is written atomically eve
 at the end; ``--resume`` continues from it. The final model is exported as a Hugging Face directory (``export``).
 
 Curriculum: screen density rises linearly from 0.1 to 1.0 over the first 60% of the steps (few, large widgets
-first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to even thirds.
+first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to even thirds; each
+step draws one kind, so the examples of a batch have similar lengths.
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ def _lr(cfg: TrainConfig, step: int) -> float:
 
 
 def _draw(cfg: TrainConfig, step: int, processor) -> list:
+    """The examples of optimiser step ``step``: one task kind per step (similar lengths, little padding)."""
     progress = step / cfg.steps
     density = min(1.0, 0.1 + 0.9 * progress / 0.6)
     mix = min(1.0, progress / 0.6)
     weights = [0.5 - mix / 6, 0.25 + mix / 12, 0.25 + mix / 12]  # grounding, episode, memory -> thirds
+    kind = random.Random(f"{cfg.seed}:{step}:kind").choices(("grounding", "episode", "memory"), weights)[0]
     out = []
     for b in range(cfg.batch):
         rng = random.Random(f"{cfg.seed}:{step}:{b}")
-        kind = rng.choices(("grounding", "episode", "memory"), weights)[0]
         d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
         out.append(encode_episode(synthdesk.episode(rng, kind, density=d), processor))
     return out

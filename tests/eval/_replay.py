@@ -44,12 +44,13 @@ def run_metrics(summary: dict, run: str = "gui_kv@10") -> dict:
 
 
 def comparable(summary: dict) -> dict:
-    """A summary without wall-clock fields (they differ between otherwise identical runs)."""
+    """A summary without wall-clock fields (they differ between otherwise identical runs) and without the
+    invocation's throughput (a merge or a resumed run has its own)."""
     runs = []
     for block in summary["runs"]:
         cost = {k: v for k, v in block["cost"].items() if not k.endswith("_s_total")}
         runs.append({**block, "cost": cost, "wall_s": None})
-    return {**summary, "runs": runs}
+    return {**{k: v for k, v in summary.items() if k != "throughput"}, "runs": runs}
 
 
 def comparable_rows(rows: list[ResultRow]) -> list[dict]:
