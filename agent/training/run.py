@@ -191,14 +191,16 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     for panel, (names, log) in enumerate([(("reply", "read", "point"), True), (("token_acc", "point_acc"), False)]):
         top = pad + panel * (half + pad)
         draw.rectangle([pad, top, W - pad, top + half], outline="gray")
-        for name in names:
-            ys = [max(float(r[name]), 1e-3) for r in rows]
-            ys = [math.log10(y) for y in ys] if log else ys
-            lo, hi = (min(ys), max(ys)) if log else (0.0, 1.0)
+        values = {n: [max(float(r[n]), 1e-3) for r in rows] for n in names}
+        if log:
+            values = {n: [math.log10(y) for y in ys] for n, ys in values.items()}
+        lo, hi = (min(min(v) for v in values.values()), max(max(v) for v in values.values())) if log else (0.0, 1.0)
+        for name, ys in values.items():  # one scale per panel, so the series compare
             pts = [(pad + (W - 2 * pad) * (s - steps[0]) / max(1, steps[-1] - steps[0]),
                     top + half - half * (y - lo) / max(hi - lo, 1e-9)) for s, y in zip(steps, ys)]
             draw.line(pts, fill=series[name], width=2)
-        draw.text((pad, top - 15), ("log10 loss: " if log else "accuracy: ") + ", ".join(
+        span = f"{10 ** lo:.3g} .. {10 ** hi:.3g}" if log else "0 .. 1"
+        draw.text((pad, top - 15), ("loss, log scale " if log else "accuracy ") + f"({span}): " + ", ".join(
             f"{n} ({series[n]})" for n in names), fill="black")
     draw.text((pad, H - pad + 10), f"steps {steps[0]}..{steps[-1]}", fill="black")
     img.save(png_path)
