@@ -82,6 +82,17 @@ def _draw(cfg: TrainConfig, step: int, processor) -> list:
     return out
 
 
+def _truncate_curve(curve_path: Path, step: int) -> None:
+    """Drop the curve rows written after the checkpoint a resumed run restarts from (they are redone)."""
+    if not curve_path.is_file():
+        return
+    with open(curve_path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with open(curve_path, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -109,6 +120,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         heads.load_state_dict(state["heads"])
         optim.load_state_dict(state["optim"])
         start = state["step"]
+        _truncate_curve(curve_path, start)
         logger.info("resumed from %s at step %d", ckpt_path, start)
     elif ckpt_path.exists() or curve_path.exists():
         raise FileExistsError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")

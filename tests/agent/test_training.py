@@ -90,16 +90,16 @@ def test_config_is_validated(tmp_path):
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     from agent.training import run as run_module
 
-    common = dict(steps=3, batch=1, warmup=1, checkpoint_every=1, threads=1, seed=7)
+    common = dict(steps=4, batch=1, warmup=1, checkpoint_every=2, threads=1, seed=7)
     whole = train(TrainConfig(out=tmp_path / "whole", **common), progress=False)
     real_draw = run_module._draw
 
-    def stop_at_step_two(cfg, step, processor):
-        if step == 2:
-            raise KeyboardInterrupt  # the session ends after step 2 was checkpointed
+    def stop_at_step_four(cfg, step, processor):
+        if step == 3:
+            raise KeyboardInterrupt  # the session ends during step 4: step 3 is logged but not checkpointed
         return real_draw(cfg, step, processor)
 
-    monkeypatch.setattr(run_module, "_draw", stop_at_step_two)
+    monkeypatch.setattr(run_module, "_draw", stop_at_step_four)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
     monkeypatch.setattr(run_module, "_draw", real_draw)
@@ -110,9 +110,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     train(TrainConfig(out=tmp_path / "cut", **common), resume=True, progress=False)
     a = torch.load(whole / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
-    assert a["step"] == b["step"] == 3
+    assert a["step"] == b["step"] == 4
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # same seed, same data, same weights
     for out in (whole, tmp_path / "cut"):
         rows = list(csv.reader(open(out / "curve.csv")))
-        assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3"]
+        assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
         assert (out / "curve.png").stat().st_size > 0
