@@ -21,6 +21,7 @@ else is loaded with `agent.models.load` and wrapped in a `ModelPolicy`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import torch
 from PIL import Image
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from actions.coords import MIN_PIXELS, smart_resize
 from agent import prompts
 from agent.context import ContextMode, Transcript, reply_history, step_history
 from agent.policy import Family, PolicyReply
@@ -265,6 +267,11 @@ class ModelPolicy:
     bundle, method, budget, frames, context, generate_kwargs, track_ids: see `ChatEngine` (track_ids also keeps
         every screenshot in the transcript, for checks that re-tokenise it).
     settings: `GenerationSettings`.
+
+    The prompts follow `bundle.prompt_set` (a property of the model, `agent.models.loading`): "synthdesk" (gui-tiny)
+    gives the short synthdesk system prompt and a `Task: ...` first turn, as in training and in the synthdesk eval;
+    "default" the family's own prompt, shaped by `settings`. Frames larger than the model's own pixel cap are shown
+    at smart_resize under that cap (the reply's `model_size` then says so).
     """
 
     def __init__(
@@ -284,6 +291,8 @@ class ModelPolicy:
                                  max_new_tokens=self.settings.max_new_tokens, generate_kwargs=generate_kwargs,
                                  track_ids=track_ids)
         self.bundle, self.family, self.frames = bundle, self.engine.family, self.engine.frames
+        self.prompt_set: str = getattr(bundle, "prompt_set", "default")
+        self._max_pixels = _max_pixels(bundle.processor)
         self.context: ContextMode = context
         self.method, self.session, self.track_ids = self.engine.method, self.engine.session, track_ids
         self.transcript: Transcript | None = None
@@ -299,7 +308,10 @@ class ModelPolicy:
     def start(self, task: str) -> None:
         """Begin `task`: a new transcript and an empty cache."""
         s = self.settings
-        if self.family == "uitars":
+        if self.prompt_set == "synthdesk":  # gui-tiny: a property of the model (its guikv_model.json), not its name
+            system, prompt, history = (prompts.synthdesk_system_prompt(), prompts.synthdesk_task_prompt(task),
+                                       reply_history)
+        elif self.family == "uitars":
             system, prompt, history = None, prompts.uitars_prompt(
                 task, style=s.uitars_style, language=s.language, call_user=s.call_user), reply_history
         else:
@@ -316,18 +328,40 @@ class ModelPolicy:
         if self.transcript is None:
             raise RuntimeError("act() before start(task)")
         repeat = self._last_frame is not None and frame.image is self._last_frame.image and bool(feedback)
-        self.transcript.observe(None if repeat else _model_image(frame), feedback)
+        size = _model_size(frame, self._max_pixels)
+        self.transcript.observe(None if repeat else _model_image(frame, size), feedback)
         self._last_frame = frame
         reply = self.engine.reply(self.transcript.messages())
         self.transcript.record_reply(str(reply.extra["raw"]))
+        if size != tuple(frame.geometry.model_size):
+            reply = dataclasses.replace(reply, model_size=size)
         return reply
 
 
-def _model_image(frame: Frame) -> Image.Image:
-    """The frame's screenshot at the model-image size the coordinate conversions assume (RGB)."""
+def _max_pixels(processor: Any) -> int | None:
+    """The image processor's pixel cap (`size["longest_edge"]`, or `max_pixels` on older releases), if it has one."""
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)  # a dict on 5.2, a SizeDict on 5.2x
+    cap = size.get("longest_edge") if isinstance(size, dict) else getattr(size, "longest_edge", None)
+    cap = cap if cap is not None else getattr(image_processor, "max_pixels", None)
+    return int(cap) if cap else None
+
+
+def _model_size(frame: Frame, max_pixels: int | None) -> tuple[int, int]:
+    """The size the model sees `frame` at: the geometry's model size, unless that exceeds the model's own pixel cap
+    (gui-tiny's is 504 * 364), in which case smart_resize under that cap, so the processor resizes nothing and the
+    reply's coordinates refer to the image it really saw."""
+    width, height = (int(v) for v in frame.geometry.model_size)
+    if max_pixels is None or width * height <= max_pixels:
+        return width, height
+    shot_w, shot_h = frame.image.size
+    new_h, new_w = smart_resize(shot_h, shot_w, 28, min_pixels=min(MIN_PIXELS, max_pixels), max_pixels=max_pixels)
+    return new_w, new_h
+
+
+def _model_image(frame: Frame, size: tuple[int, int]) -> Image.Image:
+    """The frame's screenshot at `size`, the model-image size the coordinate conversions assume (RGB)."""
     image = frame.image.convert("RGB") if frame.image.mode != "RGB" else frame.image
-    width, height = frame.geometry.model_size
-    size = (int(width), int(height))
     return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
 
 
