@@ -5,10 +5,10 @@
 | file | what |
 |---|---|
 | `model.safetensors` | the weights in float32 (see below), at most `MAX_WEIGHTS_BYTES` |
-| `config.json`, `generation_config.json` | `Qwen2_5_VLConfig` (model_type `qwen2_5_vl`), greedy decoding, 96 new tokens |
-| `tokenizer.json`, `tokenizer_config.json`, `chat_template.jinja` | the byte-level tokenizer with the Qwen2.5-VL special tokens |
-| `preprocessor_config.json` | the Qwen2-VL image processor with gui-tiny's pixel limits (`size` and `min_pixels`/`max_pixels`) |
-| `guikv_model.json` | what transformers' files cannot say: family "uitars", prompt set "synthdesk" (`agent.models.loading`) |
+| `config.json`, `generation_config.json` | `Qwen2_5_VLConfig` (`qwen2_5_vl`); greedy, 96 new tokens |
+| `tokenizer.json`, `tokenizer_config.json`, `chat_template.jinja` | the byte-level tokenizer, real special tokens |
+| `preprocessor_config.json` | Qwen2-VL image processor, gui-tiny's pixel limits (`size`, `min/max_pixels`) |
+| `guikv_model.json` | what transformers' files cannot say: family "uitars", prompt set "synthdesk" |
 | `README.md` | the model card: training data, command, seed, steps, time, figures (`card_facts`), limits |
 
 Why float32: the model has ~4.2M parameters, so float32 is ~17 MB, well under the 30 MB cap; it is the dtype it was
@@ -17,8 +17,9 @@ bit-identical logits to the checkpoint. bf16 would halve the file but round ever
 slower, not faster.
 
 Any tool that reads a Hugging Face directory loads it with plain classes: `Qwen2_5_VLForConditionalGeneration`,
-`AutoTokenizer` and the Qwen2-VL image processor (`Qwen2VLImageProcessorPil` on transformers 5.23+, `Qwen2VLImageProcessor`
-on 5.2). The auxiliary heads of training are not exported: the model answers through `generate` alone.
+`AutoTokenizer` and the Qwen2-VL image processor (`Qwen2VLImageProcessorPil` on transformers 5.23+,
+`Qwen2VLImageProcessor` on 5.2). The auxiliary heads of training are not exported: the model answers through
+`generate` alone.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     if not isinstance(state, dict) or not isinstance(state.get("model"), Mapping):
         raise ValueError(f"{checkpoint_path}: not a gui-tiny checkpoint (expected a dict with a 'model' state_dict)")
     bundle = build_gui_tiny()
-    missing, unexpected = bundle.model.load_state_dict(state["model"], strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{checkpoint_path}: the state_dict does not fit gui-tiny (missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]})")
+    try:
+        bundle.model.load_state_dict(state["model"])
+    except RuntimeError as e:  # missing, unexpected or mis-shaped keys
+        raise ValueError(f"{checkpoint_path}: the state_dict does not fit gui-tiny: {e}") from e
     model = bundle.model.to(torch.float32).eval()
     model.generation_config.max_new_tokens = MAX_NEW_TOKENS
 
