@@ -18,8 +18,10 @@ first is 0; digest is the SHA-1 of the image's RGB bytes); `done {n}` the first 
 `fence {n, frame, done}`; `state {frame, done, log}` answering the "state" command; `exit {returncode, stderr}`
 when the process ends. Commands (stdin lines): `{"cmd": "state"}`, `{"cmd": "quit"}`.
 
-With no window manager (Xvfb) X gives the keyboard to the window with the input focus, which the window takes when
-it is mapped; place it at (0, 0) and capture the region `(0, 0, width, height)` of the screen.
+Keyboard focus: Tk never moves the X input focus to an override-redirect window (tkUnixFocus.c), so with no window
+manager (Xvfb, where the focus is PointerRoot) keys would reach it only while the pointer is over it. Once mapped, the
+window sets the X focus to itself with `xdotool windowfocus` (when xdotool is installed) and then takes Tk's focus,
+so keys reach it wherever the pointer is. Place it at (0, 0) and capture the region `(0, 0, width, height)`.
 """
 
 from __future__ import annotations
@@ -147,13 +149,26 @@ def run_window(state: AppState, goal: Goal | None = None, *, position: tuple[int
     label.bind("<ButtonPress-1>", on_press)
     root.bind("<KeyPress>", on_key)
     root.wait_visibility(label)
-    root.focus_force()
+    _take_keyboard_focus(root)
     root.update_idletasks()
     root.winfo_pointerxy()
     report({"event": "ready", "size": [width, height], "position": list(position), "digest": live.digest})
     root.after(10, poll)
     root.mainloop()
     return live.state
+
+
+def _take_keyboard_focus(root: Any) -> None:
+    """Give the window the X input focus (xdotool; Tk will not for an override-redirect window), then Tk's focus."""
+    xdotool = shutil.which("xdotool")
+    if xdotool is not None:
+        try:
+            subprocess.run([xdotool, "windowfocus", "--sync", str(int(root.wm_frame(), 16))], check=False,
+                           capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:  # a window manager that refuses the focus: keys follow the pointer
+            pass
+    root.update()
+    root.focus_force()
 
 
 # -- the subprocess and its handle ----------------------------------------------------------------------------------
