@@ -164,3 +164,23 @@ def test_gui_tiny_alias_resolves_inside_the_installed_package() -> None:
     else:
         with pytest.raises(WeightsNotExportedError):
             loading.packaged_dir("gui-tiny")
+
+
+def test_a_frame_over_the_models_pixel_cap_is_shown_under_it(gui_tiny_export) -> None:
+    from actions.coords import smart_resize
+    from agent.engine import GenerationSettings
+    from agent.screen import ReplayScreen
+
+    _, _, directory = gui_tiny_export
+    policy = ModelPolicy(load(str(directory)), method="full", settings=GenerationSettings(max_new_tokens=2))
+    policy.start("click Music")
+    frame = ReplayScreen([Image.new("RGB", (1920, 1080), "white")]).capture()
+    assert frame.geometry.model_size == (1932, 1092)  # the screen's own limits: far over gui-tiny's 504 * 364
+    reply = policy.act(frame)
+    height, width = smart_resize(1080, 1920, 28, min_pixels=3136, max_pixels=GUI_TINY_MAX_PIXELS)
+    assert reply.model_size == (width, height) and width * height <= GUI_TINY_MAX_PIXELS
+    # the same as showing it a screenshot of that size in the first place: the processor resized nothing further
+    policy.start("click Music")
+    small = ReplayScreen([Image.new("RGB", (1920, 1080), "white").resize((width, height), Image.Resampling.BICUBIC)])
+    same = policy.act(small.capture())
+    assert same.model_size is None and (same.prefill_tokens, same.text) == (reply.prefill_tokens, reply.text)
