@@ -20,13 +20,14 @@ when the process ends. Commands (stdin lines): `{"cmd": "state"}`, `{"cmd": "qui
 
 Keyboard focus: Tk never moves the X input focus to an override-redirect window (tkUnixFocus.c), so with no window
 manager (Xvfb, where the focus is PointerRoot) keys would reach it only while the pointer is over it. Once mapped, the
-window sets the X focus to itself with `xdotool windowfocus` (when xdotool is installed) and then takes Tk's focus,
-so keys reach it wherever the pointer is. Place it at (0, 0) and capture the region `(0, 0, width, height)`.
+window sets the X focus to itself (python-xlib; reverting to PointerRoot when it goes away) and then takes Tk's
+focus, so keys reach it wherever the pointer is. Place it at (0, 0) and capture the region `(0, 0, width, height)`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -159,14 +160,24 @@ def run_window(state: AppState, goal: Goal | None = None, *, position: tuple[int
 
 
 def _take_keyboard_focus(root: Any) -> None:
-    """Give the window the X input focus (xdotool; Tk will not for an override-redirect window), then Tk's focus."""
-    xdotool = shutil.which("xdotool")
-    if xdotool is not None:
-        try:
-            subprocess.run([xdotool, "windowfocus", "--sync", str(int(root.wm_frame(), 16))], check=False,
-                           capture_output=True, timeout=5)
-        except subprocess.TimeoutExpired:  # a window manager that refuses the focus: keys follow the pointer
-            pass
+    """Give the window the X input focus (Tk will not for an override-redirect window), then Tk's focus.
+
+    python-xlib (a pyautogui dependency) sets it with revert-to PointerRoot, so when the window goes away the display
+    is back to PointerRoot, where it was; without python-xlib, keys reach the window only under the pointer.
+    """
+    try:
+        from Xlib import X
+        from Xlib.display import Display
+    except ImportError:
+        root.focus_force()
+        return
+    with contextlib.redirect_stdout(sys.stderr):  # python-xlib prints a warning on an empty XAUTHORITY file
+        display = Display()
+    try:
+        display.set_input_focus(int(root.wm_frame(), 16), X.RevertToPointerRoot, X.CurrentTime)
+        display.sync()
+    finally:
+        display.close()
     root.update()
     root.focus_force()
 
