@@ -7,12 +7,15 @@ This module imports neither torch nor transformers, so a desktop that only talks
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PIL import Image
 
+from actions.coords import MIN_PIXELS, smart_resize
 from agent import prompts
 from agent.context import ContextMode, Transcript, reply_history, step_history
 from agent.policy import Family, PolicyReply
@@ -77,11 +80,15 @@ class ChatBackend(Protocol):
 
 
 def task_transcript(family: Family, settings: GenerationSettings, task: str, *, frames: int, mode: ContextMode,
-                    keep_all_images: bool = False) -> Transcript:
+                    keep_all_images: bool = False, prompt_set: str = "default") -> Transcript:
     """The empty transcript of `task` in `family`'s live prompt (UI-TARS: the computer-use prompt in the first user
-    turn; OpenCUA: its system prompt, the instruction, and `# Step k:` history)."""
+    turn; OpenCUA: its system prompt, the instruction, and `# Step k:` history). prompt_set "synthdesk" (gui-tiny, a
+    property of the model: its guikv_model.json) gives the short synthdesk system prompt and a `Task: ...` first turn,
+    as in training and in the synthdesk eval."""
     s = settings
-    if family == "uitars":
+    if prompt_set == "synthdesk":
+        system, prompt, history = prompts.synthdesk_system_prompt(), prompts.synthdesk_task_prompt(task), reply_history
+    elif family == "uitars":
         system, prompt, history = None, prompts.uitars_prompt(
             task, style=s.uitars_style, language=s.language, call_user=s.call_user), reply_history
     else:
@@ -91,11 +98,22 @@ def task_transcript(family: Family, settings: GenerationSettings, task: str, *, 
                       history=history, keep_all_images=keep_all_images)
 
 
-def frame_image(frame: Frame) -> Image.Image:
-    """The frame's screenshot at the model-image size the coordinate conversions assume (RGB)."""
+def model_size(frame: Frame, max_pixels: int | None = None) -> tuple[int, int]:
+    """The size the model sees `frame` at: the geometry's model size, unless that exceeds the model's own pixel cap
+    (gui-tiny's is 504 * 364), in which case smart_resize under that cap, so the processor resizes nothing and the
+    reply's coordinates refer to the image it really saw."""
+    width, height = (int(v) for v in frame.geometry.model_size)
+    if max_pixels is None or width * height <= max_pixels:
+        return width, height
+    shot_w, shot_h = frame.image.size
+    new_h, new_w = smart_resize(shot_h, shot_w, 28, min_pixels=min(MIN_PIXELS, max_pixels), max_pixels=max_pixels)
+    return new_w, new_h
+
+
+def frame_image(frame: Frame, size: tuple[int, int] | None = None) -> Image.Image:
+    """The frame's screenshot at `size` (default: the model-image size the coordinate conversions assume), RGB."""
     image = frame.image.convert("RGB") if frame.image.mode != "RGB" else frame.image
-    width, height = frame.geometry.model_size
-    size = (int(width), int(height))
+    size = model_size(frame) if size is None else size
     return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
 
 
@@ -105,10 +123,13 @@ class ChatPolicy:
     backend: a `ChatBackend`; its `context` picks the transcript layout and its `frames` the screenshots kept.
     settings: `GenerationSettings` (prompt style; the backend applies the reply cap).
     keep_all_images: keep every screenshot's pixels in the transcript (for checks that re-process it).
+    prompt_set: "default" (the family's prompt) or "synthdesk" (gui-tiny's; see `task_transcript`).
+    max_pixels: the model's own pixel cap; frames over it are shown under it (the reply's `model_size` says so).
     """
 
     def __init__(self, backend: ChatBackend, settings: GenerationSettings | None = None, *,
-                 keep_all_images: bool = False) -> None:
+                 keep_all_images: bool = False, prompt_set: str = "default", max_pixels: int | None = None) -> None:
+        self.prompt_set, self.max_pixels = prompt_set, max_pixels
         self.backend = backend
         self.settings = settings or GenerationSettings()
         self.family: Family = backend.family
@@ -120,7 +141,7 @@ class ChatPolicy:
     def start(self, task: str) -> None:
         """Begin `task`: a new transcript and a new conversation on the backend."""
         self.transcript = task_transcript(self.family, self.settings, task, frames=self.frames, mode=self.context,
-                                          keep_all_images=self.keep_all_images)
+                                          keep_all_images=self.keep_all_images, prompt_set=self.prompt_set)
         self.backend.reset()
         self._last_frame = None
         logger.debug("task started (%s, %s, N=%d, %s)", self.family, self.context, self.frames,
@@ -131,8 +152,11 @@ class ChatPolicy:
         if self.transcript is None:
             raise RuntimeError("act() before start(task)")
         repeat = self._last_frame is not None and frame.image is self._last_frame.image and bool(feedback)
-        self.transcript.observe(None if repeat else frame_image(frame), feedback)
+        size = model_size(frame, self.max_pixels)
+        self.transcript.observe(None if repeat else frame_image(frame, size), feedback)
         self._last_frame = frame
         reply = self.backend.reply(self.transcript.messages())
         self.transcript.record_reply(str(reply.extra.get("raw", reply.text)))
+        if size != tuple(frame.geometry.model_size):
+            reply = dataclasses.replace(reply, model_size=size)
         return reply

@@ -1,6 +1,7 @@
 """Command-line interface: `python -m agent run "task"` (live), `python -m agent eval BENCHMARK` (replay),
-`python -m agent merge OUT SHARD_DIR...` (combine sharded replays) and `python -m agent serve MODEL` (an
-OpenAI-compatible server; `run` and `eval` drive such a server, or vLLM/SGLang, with `--endpoint URL`).
+`python -m agent merge OUT SHARD_DIR...` (combine sharded replays), `python -m agent serve MODEL` (an
+OpenAI-compatible server; `run` and `eval` drive such a server, or vLLM/SGLang, with `--endpoint URL`),
+`python -m agent train` (gui-tiny) and `python -m agent demo` (a synthdesk task done live in a Tk window).
 
 The CLI holds no logic: it parses flags, configures logging, and calls a library function. `main(argv)` returns the
 exit code (0 finished, 1 error, 2 usage/config error, 3 stopped without finishing, 130 Ctrl-C or SIGTERM), so tests
@@ -28,8 +29,8 @@ BENCHMARK_CHOICES = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androi
 def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_default: str = "runs/<timestamp>",
                 frames_default: str = "5 for UI-TARS, 3 for OpenCUA") -> None:
     p.add_argument("--model", default="ui-tars-1.5-7b",
-                   help="model alias (ui-tars-1.5-7b, opencua-7b, tiny, tiny-opencua), Hugging Face id, local path, "
-                        "or script:FILE (replay responses separated by '---' lines). Default: ui-tars-1.5-7b")
+                   help="model alias (ui-tars-1.5-7b, opencua-7b, tiny, tiny-opencua, gui-tiny), Hugging Face id, "
+                        "local path, or script:FILE (replies separated by '---' lines). Default: ui-tars-1.5-7b")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="run the checkpoint's own Python code: OpenCUA's modeling_opencua.py instead of the project's "
                         "model class, and its tokenizer code. Default: off (no checkpoint code runs)")
@@ -76,7 +77,7 @@ def _add_endpoint(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent",
                                      description="GUI agents on vision-language models with GUI-KV cache compression.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,serve,train}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,serve,train,demo}")
 
     run = sub.add_parser("run", help="run a task live on this desktop",
                          description="Screenshot -> model -> parsed action -> executor, in a loop, until the model "
@@ -176,9 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sv.add_argument("-q", "--quiet", action="store_true", help="warnings only")
 
+    from agent.demo_cli import add_demo_parser
     from agent.training.cli import add_train_parser
 
     add_train_parser(sub)
+    add_demo_parser(sub)
     return parser
 
 
@@ -227,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    command = {"run": _run, "eval": _eval, "merge": _merge, "serve": _serve, "train": _train}[args.command]
+    command = {"run": _run, "eval": _eval, "merge": _merge, "serve": _serve, "train": _train, "demo": _demo}[args.command]
     with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
         try:
             return command(args)
@@ -240,6 +243,12 @@ def _eval(args: argparse.Namespace) -> int:
     from eval.cli import eval_command  # lazy: only `eval` needs the replay runner
 
     return eval_command(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from agent.demo_cli import demo_command
+
+    return demo_command(args)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ else is loaded with `agent.models.load` and wrapped in a `ModelPolicy`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -229,6 +230,11 @@ class ModelPolicy(ChatPolicy):
     bundle, method, budget, frames, context, generate_kwargs, track_ids: see `ChatEngine` (track_ids also keeps
         every screenshot in the transcript, for checks that re-tokenise it).
     settings: `GenerationSettings`.
+
+    The prompts follow `bundle.prompt_set` (a property of the model, `agent.models.loading`): "synthdesk" (gui-tiny)
+    gives the short synthdesk system prompt and a `Task: ...` first turn, as in training and in the synthdesk eval;
+    "default" the family's own prompt, shaped by `settings`. Frames larger than the model's own pixel cap are shown
+    at smart_resize under that cap (the reply's `model_size` then says so).
     """
 
     def __init__(
@@ -247,13 +253,24 @@ class ModelPolicy(ChatPolicy):
         self.engine = ChatEngine(bundle, method=method, budget=budget, frames=frames, context=context,
                                  max_new_tokens=settings.max_new_tokens, generate_kwargs=generate_kwargs,
                                  track_ids=track_ids)
-        super().__init__(self.engine, settings, keep_all_images=track_ids)
+        super().__init__(self.engine, settings, keep_all_images=track_ids,
+                         prompt_set=getattr(bundle, "prompt_set", "default"), max_pixels=_max_pixels(bundle.processor))
         self.bundle, self.method, self.session, self.track_ids = bundle, self.engine.method, self.engine.session, track_ids
 
     @property
     def fed_ids(self) -> list[int]:
         """With track_ids: every id fed so far in this task, the pending ones included."""
         return self.engine.fed_ids
+
+
+
+def _max_pixels(processor: Any) -> int | None:
+    """The image processor's pixel cap (`size["longest_edge"]`, or `max_pixels` on older releases), if it has one."""
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)  # a dict on 5.2, a SizeDict on 5.2x
+    cap = size.get("longest_edge") if isinstance(size, dict) else getattr(size, "longest_edge", None)
+    cap = cap if cap is not None else getattr(image_processor, "max_pixels", None)
+    return int(cap) if cap else None
 
 
 def _mismatch(a: str, b: str) -> int:

@@ -13,6 +13,8 @@ from typing import Literal, Protocol, runtime_checkable
 from agent.screen import Frame
 
 Family = Literal["uitars", "opencua"]
+#: The prompts a model is driven with: its family's own ("default") or gui-tiny's short synthdesk ones.
+PromptSet = Literal["default", "synthdesk"]
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,10 @@ class MssScreen:
     """Captures one monitor with mss as an RGB PIL image.
 
     monitor: mss monitor index; 1 is the first (primary) monitor, 0 the union of all monitors. Default 1.
+    region: (left, top, width, height) of the part of the monitor to capture, relative to the monitor's origin, in
+        its mss coordinates (pixels on X11 and Windows); None (default) captures the whole monitor. The live demo
+        captures only its window, so the screenshot equals the app's own render whatever the display size. It must
+        lie inside the monitor (ValueError at the first capture otherwise).
     min_pixels, max_pixels: smart_resize limits for the model-image size stored in the geometry.
     logical_size: returns the logical size of a monitor (default `default_logical_size`; tests inject their own).
 
@@ -100,10 +104,13 @@ class MssScreen:
         min_pixels: int = MIN_PIXELS,
         max_pixels: int = MAX_PIXELS,
         logical_size: LogicalSizeFn = default_logical_size,
+        region: tuple[int, int, int, int] | None = None,
     ) -> None:
         if monitor < 0:
             raise ValueError(f"monitor={monitor} must be >= 0 (0 = all monitors, 1 = primary)")
-        self.monitor = monitor
+        if region is not None and (len(region) != 4 or min(region[:2]) < 0 or min(region[2:]) <= 0):
+            raise ValueError(f"region={region!r} must be (left >= 0, top >= 0, width > 0, height > 0)")
+        self.monitor, self.region = monitor, region
         self._min_pixels, self._max_pixels = min_pixels, max_pixels
         self._logical_size = logical_size
         self._sct: Any = None
@@ -120,7 +127,21 @@ class MssScreen:
                 self.close()
                 raise ValueError(f"monitor={self.monitor} does not exist; this display has monitors 0..{n_real} "
                                  "(0 = all, 1 = primary)")
+            mon = self._sct.monitors[self.monitor]
+            if self.region is not None and (self.region[0] + self.region[2] > mon["width"]
+                                            or self.region[1] + self.region[3] > mon["height"]):
+                self.close()
+                raise ValueError(f"region={self.region} does not fit monitor {self.monitor} "
+                                 f"({mon['width']}x{mon['height']})")
         return self._sct
+
+    def _rect(self, monitors: Sequence[Monitor]) -> Monitor:
+        """The mss rectangle to grab: the monitor, or the region inside it."""
+        mon = monitors[self.monitor]
+        if self.region is None:
+            return mon
+        left, top, width, height = self.region
+        return {"left": int(mon["left"]) + left, "top": int(mon["top"]) + top, "width": width, "height": height}
 
     def geometry_for(self, screenshot_size: Size) -> ScreenGeometry:
         """The geometry of a screenshot of the chosen monitor (cached while the screenshot size stays the same)."""
@@ -128,11 +149,15 @@ class MssScreen:
         if cached is not None and cached.screenshot_size == screenshot_size:
             return cached
         monitors = self._open().monitors
-        mon = monitors[self.monitor]
+        mon, rect = monitors[self.monitor], self._rect(monitors)
+        input_size = self._logical_size(monitors, self.monitor)
+        if self.region is not None:  # the region's share of the monitor's logical size (1:1 on X11 and Windows)
+            input_size = (round(rect["width"] * input_size[0] / mon["width"]),
+                          round(rect["height"] * input_size[1] / mon["height"]))
         self._geometry = ScreenGeometry.for_screenshot(
             screenshot_size[0], screenshot_size[1],
-            origin=(int(mon["left"]), int(mon["top"])),
-            input_size=self._logical_size(monitors, self.monitor),
+            origin=(int(rect["left"]), int(rect["top"])),
+            input_size=input_size,
             min_pixels=self._min_pixels, max_pixels=self._max_pixels,
         )
         return self._geometry
@@ -141,7 +166,7 @@ class MssScreen:
         """Grab the monitor now; PIL's raw BGRX decoder turns mss's BGRA buffer into RGB (no numpy round trip)."""
         sct = self._open()
         captured_at = time.time()
-        shot = sct.grab(sct.monitors[self.monitor])
+        shot = sct.grab(self._rect(sct.monitors))
         image = Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
         return Frame(image=image, geometry=self.geometry_for((image.width, image.height)), captured_at=captured_at)
 

@@ -60,3 +60,23 @@ def tiny_server(tiny_uitars_dir):
     with served(str(tiny_uitars_dir), "--served-model-name", "tiny-ui-tars", "--method", "gui_kv", "--budget", "20",
                 "--frames", "3") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def gui_tiny_export(tmp_path_factory):
+    """An exported gui-tiny with random weights (seed 0): (the checkpoint dict, the checkpoint path, the exported
+    directory). No weights are committed: the export happens here, in a temporary directory."""
+    import torch
+
+    from agent.training.export import export_gui_tiny
+    from agent.training.gui_tiny import build_gui_tiny
+
+    root = tmp_path_factory.mktemp("gui_tiny")
+    state = {"model": build_gui_tiny(0).model.state_dict(), "step": 40, "elapsed_s": 600.0,
+             "config": {"out": "runs/gui-tiny", "steps": "900", "batch": "8", "lr": "0.002", "seed": "0",
+                        "threads": "2"}}
+    checkpoint = root / "checkpoint.pt"
+    torch.save(state, checkpoint)
+    directory = export_gui_tiny(checkpoint, root / "gui_tiny",
+                                card_facts={"figures": {"grounding, click inside the box": "0.0% (random weights)"}})
+    return state, checkpoint, directory

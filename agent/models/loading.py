@@ -7,6 +7,7 @@ Names:
 | `ui-tars-1.5-7b` | `ByteDance-Seed/UI-TARS-1.5-7B` (`Qwen2_5_VLForConditionalGeneration`) |
 | `opencua-7b` | `xlangai/OpenCUA-7B` (the project's `agent.models.opencua.OpenCUAForConditionalGeneration`) |
 | `tiny`, `tiny-opencua` | the offline random models of `agent.models.tiny` (nothing is read from disk) |
+| `gui-tiny` | the project's own trained model, shipped in the package at `agent/models/gui_tiny/` (a local directory) |
 | a local directory | dispatched on `config.json`'s `model_type`: `qwen2_5_vl` -> UI-TARS family, `opencua` -> OpenCUA |
 | any other string | a Hugging Face repo id, loaded through `from_pretrained` (downloaded unless cached or offline) |
 | `script:FILE` | not a model: `agent.models.script.ScriptPolicy.from_spec` (returned as is) |
@@ -36,7 +37,14 @@ Device, dtype and attention are picked automatically: CUDA -> `bfloat16` and `fl
 Image processors are the PIL-only ones of `agent.models.processing` (no torchvision).
 
 When the weights are neither on disk nor downloadable (no network, `HF_HUB_OFFLINE=1`), `ModelUnavailableError`
-says so and suggests `--model tiny`.
+says so and suggests `--model tiny`. A packaged directory without its weights (`gui-tiny` before it is trained and
+exported) raises `WeightsNotExportedError`, which says how to train and export them.
+
+A model directory may carry `guikv_model.json` (`AGENT_CONFIG_FILE`), the properties of the model that transformers'
+files do not hold: `{"family": "uitars", "prompt_set": "synthdesk"}`. `prompt_set` picks the prompts the live agent
+uses (`ModelBundle.prompt_set`): "default" (the family's own: UI-TARS computer prompt, OpenCUA system prompt) or
+"synthdesk" (gui-tiny's short system prompt and `Task: ...` turn, `agent.prompts.synthdesk_*`). Without the file a
+directory gets "default".
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from agent.policy import Family
+from agent.policy import Family, PromptSet
 from agent.models.processing import OpenCUAProcessor, Qwen2_5_VLPilProcessor, pil_image_processor_class
 from agent.models.tokenizer import QWEN2_VL_CHAT_TEMPLATE
 
@@ -62,6 +70,7 @@ __all__ = [
     "ModelBundle",
     "ModelUnavailableError",
     "RemoteCodeRequiredError",
+    "WeightsNotExportedError",
     "load",
     "pick_attn_implementation",
     "pick_device",
@@ -82,6 +91,11 @@ ALIASES: dict[str, HubModel] = {
     "opencua-7b": HubModel("xlangai/OpenCUA-7B", "opencua"),
 }
 TINY_NAMES = ("tiny", "tiny-opencua")
+#: Models shipped inside the package: alias -> directory under agent/models/ (resolved where the package is installed).
+PACKAGED: dict[str, str] = {"gui-tiny": "gui_tiny"}
+AGENT_CONFIG_FILE = "guikv_model.json"
+WEIGHTS_FILE = "model.safetensors"
+PROMPT_SETS: tuple[PromptSet, ...] = ("default", "synthdesk")
 _MODEL_TYPES: dict[str, Family] = {"qwen2_5_vl": "uitars", "opencua": "opencua"}
 _FAMILY_TOKENS: dict[Family, tuple[str, str, str]] = {  # image placeholder, start, end
     "uitars": ("<|image_pad|>", "<|vision_start|>", "<|vision_end|>"),
@@ -117,6 +131,20 @@ class RemoteCodeRequiredError(ValueError):
         )
 
 
+class WeightsNotExportedError(ModelUnavailableError):
+    """A model shipped with the package (`PACKAGED`) whose directory holds no weights yet."""
+
+    def __init__(self, name: str, directory: Path) -> None:
+        self.name, self.repo_id = name, str(directory)
+        OSError.__init__(
+            self,
+            f"model {name!r} has no weights yet: {directory / WEIGHTS_FILE} does not exist. Train it with "
+            f"`python -m agent train --out runs/{name}` (resumable with --resume), then export the checkpoint into "
+            f"the package with `python -m agent train --out runs/{name} --export {directory}`; or pass an exported "
+            f"directory as --model PATH, or use `--model tiny` (random weights) to try the runtime offline."
+        )
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     """A loaded model with everything the engine needs to run it.
@@ -127,6 +155,8 @@ class ModelBundle:
     image_token_id, vision_start_token_id, vision_end_token_id: the image placeholder and its frame tokens.
     eos_token_ids: ids that end generation (the model's generation config).
     name: what `load` was given.
+    prompt_set: the prompts the live agent uses with it ("default": the family's own; "synthdesk": gui-tiny's short
+        prompts), from the directory's `guikv_model.json` (module docstring).
     """
 
     family: Family
@@ -138,6 +168,7 @@ class ModelBundle:
     vision_end_token_id: int
     eos_token_ids: tuple[int, ...]
     name: str = ""
+    prompt_set: PromptSet = "default"
 
 
 def pick_device() -> torch.device:
@@ -192,7 +223,7 @@ def load(
     dtype = dtype if dtype is not None else (torch.bfloat16 if dev.type == "cuda" else torch.float32)
     attn = attn_implementation or pick_attn_implementation(dev)
     alias = ALIASES.get(name.lower())
-    path = Path(name).expanduser()
+    path = packaged_dir(name) if name.lower() in PACKAGED else Path(name).expanduser()
     if alias is None and path.is_dir():
         source, hub_kwargs = str(path), {}
     elif alias is None and _looks_like_path(name):
@@ -210,6 +241,7 @@ def load(
             f"{name!r}: config.json model_type={model_type!r} is not supported; supported: "
             f"{', '.join(f'{k} ({v})' for k, v in _MODEL_TYPES.items())}"
         )
+    prompt_set = read_prompt_set(path, family) if source == str(path) else "default"
     logger.info("loading %s (%s, family %s) on %s as %s with %s attention%s", name, source, family, dev, dtype, attn,
                 " (checkpoint code allowed)" if trust_remote_code else "")
     try:  # the processor first: it is small, and a tokenizer that needs permission fails before the weights load
@@ -219,11 +251,39 @@ def load(
         if source == str(path) and path.is_dir():
             raise
         raise ModelUnavailableError(name, source, exc) from exc
-    return _bundle(family, model, processor, name)
+    return _bundle(family, model, processor, name, prompt_set)
+
+
+def packaged_dir(name: str) -> Path:
+    """The directory of a model shipped in the package (`PACKAGED`), where the package is installed.
+
+    Raises WeightsNotExportedError when it holds no `model.safetensors` yet.
+    """
+    directory = Path(__file__).resolve().parent / PACKAGED[name.lower()]
+    if not (directory / WEIGHTS_FILE).is_file():
+        raise WeightsNotExportedError(name.lower(), directory)
+    return directory
+
+
+def read_prompt_set(directory: Path, family: Family) -> PromptSet:
+    """The prompt set recorded in `directory/guikv_model.json` ("default" without the file).
+
+    Raises ValueError when the file names another family than config.json's or an unknown prompt set.
+    """
+    path = directory / AGENT_CONFIG_FILE
+    if not path.is_file():
+        return "default"
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    if recorded.get("family", family) != family:
+        raise ValueError(f"{path}: family={recorded['family']!r}, but config.json's model_type means {family!r}")
+    prompt_set = recorded.get("prompt_set", "default")
+    if prompt_set not in PROMPT_SETS:
+        raise ValueError(f"{path}: prompt_set={prompt_set!r} is not one of {PROMPT_SETS}")
+    return prompt_set
 
 
 def _all_names() -> list[str]:
-    return [*ALIASES, *TINY_NAMES, "script:FILE"]
+    return [*ALIASES, *TINY_NAMES, *PACKAGED, "script:FILE"]
 
 
 def _looks_like_path(name: str) -> bool:
@@ -328,11 +388,12 @@ def _remote_tokenizer_class(source: str, hub_kwargs: dict[str, Any]) -> str | No
     return entry if isinstance(entry, str) and entry else None
 
 
-def _bundle(family: Family, model: Any, processor: Any, name: str) -> ModelBundle:
+def _bundle(family: Family, model: Any, processor: Any, name: str, prompt_set: PromptSet = "default") -> ModelBundle:
     tokenizer = processor.tokenizer
     image, start, end = (tokenizer.convert_tokens_to_ids(t) for t in _FAMILY_TOKENS[family])
     eos = model.generation_config.eos_token_id
     if eos is None:
         eos = tokenizer.eos_token_id
     eos_ids = tuple(int(e) for e in eos) if isinstance(eos, (list, tuple)) else (int(eos),)
-    return ModelBundle(family, model, processor, tokenizer, int(image), int(start), int(end), eos_ids, name)
+    return ModelBundle(family, model, processor, tokenizer, int(image), int(start), int(end), eos_ids, name,
+                       prompt_set)

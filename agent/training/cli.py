@@ -26,11 +26,22 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
                     help=f"steps between checkpoints. Default: {defaults.checkpoint_every}")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    tr.add_argument("--export", type=Path, default=None, metavar="DIR",
+                    help="do not train: export --out's checkpoint.pt as a Hugging Face model directory DIR (the "
+                         "shipped one is agent/models/gui_tiny). Default: off")
+    tr.add_argument("--card-facts", type=Path, default=None, metavar="JSON",
+                    help="with --export: a JSON object of model-card facts; its \"figures\" object (e.g. held-out "
+                         "accuracies) becomes the card's figures table. Default: none")
     tr.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     tr.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
 
 
 def train_command(args: argparse.Namespace) -> int:
+    if args.export is not None:
+        return _export(args)
+    if args.card_facts is not None:
+        print("error: --card-facts goes with --export", file=sys.stderr)
+        return 2
     from agent.training.run import TrainConfig, train
 
     try:
@@ -41,4 +52,21 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"trained: {out / 'checkpoint.pt'} (curve: {out / 'curve.csv'}, {out / 'curve.png'})")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from agent.training.export import export_gui_tiny
+
+    try:
+        facts = json.loads(args.card_facts.read_text(encoding="utf-8")) if args.card_facts else {}
+        if not isinstance(facts, dict):
+            raise ValueError(f"{args.card_facts}: expected a JSON object")
+        out = export_gui_tiny(args.out / "checkpoint.pt", args.export, card_facts=facts)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported: {out} (load it with --model {out})")
     return 0

@@ -53,4 +53,4 @@ def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa") -> TinyBund
     processor = Qwen2_5_VLPilProcessor(
         image_processor=build_image_processor(MIN_PIXELS, GUI_TINY_MAX_PIXELS), tokenizer=bundle.tokenizer
     )
-    return dataclasses.replace(bundle, processor=processor, name="gui-tiny")
+    return dataclasses.replace(bundle, processor=processor, name="gui-tiny", prompt_set="synthdesk")

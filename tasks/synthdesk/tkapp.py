@@ -18,13 +18,16 @@ first is 0; digest is the SHA-1 of the image's RGB bytes); `done {n}` the first 
 `fence {n, frame, done}`; `state {frame, done, log}` answering the "state" command; `exit {returncode, stderr}`
 when the process ends. Commands (stdin lines): `{"cmd": "state"}`, `{"cmd": "quit"}`.
 
-With no window manager (Xvfb) X gives the keyboard to the window with the input focus, which the window takes when
-it is mapped; place it at (0, 0) and capture the region `(0, 0, width, height)` of the screen.
+Keyboard focus: Tk never moves the X input focus to an override-redirect window (tkUnixFocus.c), so with no window
+manager (Xvfb, where the focus is PointerRoot) keys would reach it only while the pointer is over it. Once mapped, the
+window sets the X focus to itself (python-xlib; reverting to PointerRoot when it goes away) and then takes Tk's
+focus, so keys reach it wherever the pointer is. Place it at (0, 0) and capture the region `(0, 0, width, height)`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -147,13 +150,36 @@ def run_window(state: AppState, goal: Goal | None = None, *, position: tuple[int
     label.bind("<ButtonPress-1>", on_press)
     root.bind("<KeyPress>", on_key)
     root.wait_visibility(label)
-    root.focus_force()
+    _take_keyboard_focus(root)
     root.update_idletasks()
     root.winfo_pointerxy()
     report({"event": "ready", "size": [width, height], "position": list(position), "digest": live.digest})
     root.after(10, poll)
     root.mainloop()
     return live.state
+
+
+def _take_keyboard_focus(root: Any) -> None:
+    """Give the window the X input focus (Tk will not for an override-redirect window), then Tk's focus.
+
+    python-xlib (a pyautogui dependency) sets it with revert-to PointerRoot, so when the window goes away the display
+    is back to PointerRoot, where it was; without python-xlib, keys reach the window only under the pointer.
+    """
+    try:
+        from Xlib import X
+        from Xlib.display import Display
+    except ImportError:
+        root.focus_force()
+        return
+    with contextlib.redirect_stdout(sys.stderr):  # python-xlib prints a warning on an empty XAUTHORITY file
+        display = Display()
+    try:
+        display.set_input_focus(int(root.wm_frame(), 16), X.RevertToPointerRoot, X.CurrentTime)
+        display.sync()
+    finally:
+        display.close()
+    root.update()
+    root.focus_force()
 
 
 # -- the subprocess and its handle ----------------------------------------------------------------------------------

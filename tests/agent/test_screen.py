@@ -85,3 +85,26 @@ def test_logical_size_of_primary_and_other_monitors(desktop) -> None:
     assert default_logical_size([union, left, right], 0) == (1920, 1080)
     # mss >= 10.2 marks the primary; pyautogui.size() would be used for it if it were not the X11 union
     assert default_logical_size([union, left, {**right, "is_primary": True}], 2) == (640, 1080)
+
+
+@pytest.mark.desktop
+def test_a_region_captures_only_that_rectangle_and_maps_points_into_it(desktop) -> None:
+    window = subprocess.Popen([sys.executable, "-c", _RED_SQUARE])  # red 100x100 at (50, 60)
+    try:
+        with MssScreen(region=(50, 60, 100, 100)) as screen:
+            deadline = time.monotonic() + 10
+            frame = screen.capture()
+            while frame.image.getcolors() != [(100 * 100, (255, 0, 0))]:
+                assert time.monotonic() < deadline, f"region is not all red: {frame.image.getcolors()}"
+                time.sleep(0.05)
+                frame = screen.capture()
+    finally:
+        window.terminate()
+        window.wait()
+    geo = frame.geometry
+    assert (geo.screenshot_size, geo.origin, geo.input_size) == ((100, 100), (50, 60), (100, 100))
+    assert geo.to_input((0.5, 0.5)) == (100, 110)
+    with pytest.raises(ValueError, match="region="):
+        MssScreen(region=(0, 0, 0, 10))
+    with MssScreen(region=(1900, 0, 100, 100)) as screen, pytest.raises(ValueError, match="does not fit monitor 1"):
+        screen.capture()
