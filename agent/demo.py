@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.live import ConfigError, RunConfig, build_executor, build_policy, default_run_dir
+from agent.live import ConfigError, RunConfig, build_executor, build_policy, claim_run_dir
 from agent.loop import AgentLoop, LoopConfig
 from agent.models.script import SCHEME
 from agent.policy import Policy
@@ -78,9 +78,11 @@ class DemoConfig(BaseModel):
     def build(cls, **values: Any) -> "DemoConfig":
         """Validate `values` (None = the default; `out=None` picks runs/demo/<timestamp>); ConfigError if bad."""
         values = {k: v for k, v in values.items() if v is not None}
-        values.setdefault("out", default_run_dir(Path("runs") / "demo"))
+        claim = "out" not in values
+        values.setdefault("out", Path("runs") / "demo")  # a stand-in while validating: nothing is created for a bad one
         try:
-            return cls(**values)
+            config = cls(**values)
+            return config.model_copy(update={"out": claim_run_dir(Path("runs") / "demo")}) if claim else config
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}={err.get('input')!r}: {err['msg']}"
                                  for err in e.errors())
