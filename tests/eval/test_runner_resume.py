@@ -53,9 +53,9 @@ def _finish(proc: subprocess.Popen) -> str:
 
 # The interrupted process: the real CLI, with ResultsFile.append stopping at row N+1 in one of two ways.
 #   kill:  write half of row N+1, then SIGKILL itself (a crash mid-write);
-#   pause: say "paused at row N+1" on stderr and wait for a signal (`signal.pause`; the test sends it).
+#   pause: say "paused at row N+1" on stderr and wait for a signal (the test sends it).
 HARNESS = textwrap.dedent("""
-    import os, signal, sys
+    import os, signal, sys, time
     import eval.results as results
     from agent.cli import main
     MODE, N = sys.argv[1], int(sys.argv[2])
@@ -68,7 +68,8 @@ HARNESS = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         if len(self.rows) == N and MODE == "pause":
             print(f"paused at row {N + 1}", file=sys.stderr, flush=True)
-            signal.pause()
+            while True:  # not signal.pause(): a signal landing just before it would be waited for forever
+                time.sleep(0.05)
         original(self, row)
     results.ResultsFile.append = append
     sys.exit(main(sys.argv[3:]))
