@@ -31,9 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL_SIZE = (1932, 1092)  # smart_resize of 1920x1080: the model-image pixels the script's coordinates are in
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C acts as on a terminal even when this test runs in a background job, where the shell
+    leaves SIGINT ignored and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _agent(*args: str, **popen: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "agent", "run", *args], cwd=ROOT, env=dict(os.environ),
-                            text=True, stdin=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+                            text=True, stdin=subprocess.DEVNULL, preexec_fn=_default_sigint,
+                            **popen)  # type: ignore[call-overload]
 
 
 def test_script_run_clicks_a_real_button_and_types_into_a_real_entry(desktop: XDisplay, tmp_path: Path) -> None:

@@ -76,9 +76,15 @@ HARNESS = textwrap.dedent("""
 """)
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT raises KeyboardInterrupt even when the tests run in a background job, where the shell
+    leaves SIGINT ignored and Python then installs no handler for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _harness(mode: str, n: int, *args: str, **popen: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", HARNESS, mode, str(n), *args], cwd=REPO, text=True,
-                            **popen)  # type: ignore[call-overload]
+                            preexec_fn=_default_sigint, **popen)  # type: ignore[call-overload]
 
 
 def test_sigkill_mid_write_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
