@@ -76,11 +76,11 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
                          **config.loader_options())
     with write_lock(out):
         _prepare(out, config, resume)
-        return _replay(config, out, dataset, show_progress, concurrency)
+        return _replay(config, out, dataset, show_progress, concurrency, client)
 
 
 def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool,
-            concurrency: int) -> dict[str, Any]:
+            concurrency: int, client: Any) -> dict[str, Any]:
     """The body of `run_eval`, under the output directory's lock."""
     ids = list(dataset.sample_ids)[: config.limit]
     index = {sid: i for i, sid in enumerate(ids)}
