@@ -21,7 +21,7 @@ from agent.trajectory import RunStatus
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNFINISHED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-METHOD_CHOICES = ("full", "snapkv", "pyramidkv", "vlcache", "gui_kv")
+METHOD_CHOICES = ("full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv")
 BENCHMARK_CHOICES = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk")
 
 
@@ -39,14 +39,16 @@ def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_de
     if method_list:
         p.add_argument("--method", default=None,
                        help=f"comma-separated KV-cache compression methods ({', '.join(METHOD_CHOICES)}), e.g. "
-                            "gui_kv,full; each runs at every --budget (full once). Default: gui_kv (full with "
-                            "--endpoint, the only one allowed there)")
+                            "gui_kv,full, each optionally with options: 'gui_kv(alpha=0)', 'gui_kv(temporal=false)'; "
+                            "each runs at every --budget (full once). Default: gui_kv (full with --endpoint, the "
+                            "only one allowed there)")
     else:
         p.add_argument("--method", choices=METHOD_CHOICES, default=None,
                        help="KV-cache compression method. Default: gui_kv (full with --endpoint, the only one "
                             "allowed there)")
-    p.add_argument("--frames", type=int, default=None,
-                   help=f"screenshots kept in context (N). Default: {frames_default}")
+    p.add_argument("--frames", type=str if method_list else int, default=None,
+                   help=f"screenshots kept in context (N){'; comma-separated to sweep, e.g. 2,5,10' * method_list}. "
+                        f"Default: {frames_default}")
     p.add_argument("--context", choices=("incremental", "stateless"), default=None,
                    help="incremental: prefill only the new screenshot each step; stateless: re-prefill the "
                         "reference layout every step. Default: incremental (stateless with --endpoint, the only "
@@ -113,9 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "Default: 0")
     _add_common(ev, method_list=True, out_default="runs/eval/<benchmark>_<model>_<context>",
                 frames_default="5, the reference's image_slots (AgentNetBench and synthdesk)")
-    ev.add_argument("--budget", default="10",
+    ev.add_argument("--budget", default=None,
                     help="comma-separated budgets in percent of the tokens seen, each in (0, 100], e.g. "
                          "1,3,5,10,20,40,80. Default: 10")
+    ev.add_argument("--max-tokens", default=None,
+                    help="comma-separated absolute caps on the KV cache, in entries per KV head (every layer), swept "
+                         "instead of --budget; full meets a cap by dropping its oldest screenshots. Default: none")
+    ev.add_argument("--fidelity", action="store_true",
+                    help="also score each sample teacher-forced on the full cache's replies: top-1 agreement and KL "
+                         "of every run's next-token distributions against the full cache's. Default: off")
     ev.add_argument("--limit", type=int, default=None,
                     help="score only the first N samples. Default: all (synthdesk: 300 tasks, kinds in turn)")
     ev.add_argument("--resume", action="store_true",

@@ -47,7 +47,8 @@ def eval_command(args: argparse.Namespace) -> int:
         launcher_shard = shard_from_env() if args.shard is None else None
         config = EvalConfig.build(
             benchmark=args.benchmark, data=args.data, images=args.images, model=args.model, methods=args.method,
-            budgets=args.budget, frames=args.frames, context=args.context,
+            budgets=args.budget, max_tokens=args.max_tokens, frames=args.frames, fidelity=args.fidelity or None,
+            context=args.context,
             instruction_level=args.instruction_level, max_new_tokens=args.max_new_tokens,
             min_pixels=args.min_pixels, max_pixels=args.max_pixels, limit=args.limit,
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,

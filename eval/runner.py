@@ -8,7 +8,10 @@
 * `summary.json` (`eval.summary.build_summary`) and `summary.md` (`eval.report.markdown_report`), rewritten at
   the end of every invocation from all the rows in the file.
 
-Order: run by run (`EvalConfig.runs()`), samples in dataset order. `--limit N` keeps the first N samples of the
+Order: run by run (`EvalConfig.runs()`), samples in dataset order. With `fidelity`, sample by sample instead: for each
+sample, first the teacher-forced pass of every pending run against one shared full-cache reference per frames value
+(`eval.fidelity`), then each run's own replay, whose row carries its fidelity record; so the full-cache logits of a
+sample are computed once and never stored. `--limit N` keeps the first N samples of the
 dataset, then `--shard I/N` keeps those whose position p has p % N == I. With `resume`, the (run, sample) pairs
 already in results.jsonl are skipped (a torn last line is cut off first). One process at a time writes `out`
 (`eval.lock`: a second one is refused with the first one's pid). With `concurrency` K > 1 (a served model or a
@@ -34,8 +37,11 @@ from typing import Any
 
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
+from eval.fidelity import FanOutEngine
+from eval.method_spec import build_method
 from eval.lock import check_not_written, write_lock
 from eval.plan import Completeness, Plan, read_plan, write_plan
+from eval.plots import write_plots
 from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
@@ -43,7 +49,8 @@ from eval.progress import Progress
 from eval.replay import ModelReplayEngine, ReplayEngine, ReplaySettings, ScriptReplayEngine, replay_sample
 from eval.report import markdown_report
 from eval.results import (
-    CONFIG_FILE, RESULTS_FILE, ResultRow, ResultsFile, StepResult, check_config, merge_rows, write_config,
+    CONFIG_FILE, RESULTS_FILE, FidelityRecord, ResultRow, ResultsFile, StepResult, check_config, merge_rows,
+    write_config,
 )
 from eval.summary import build_summary
 from tasks.schema import AgentNetEpisode, SkippedSample, SynthdeskTask
@@ -72,6 +79,7 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     """
     out = Path(out)
     _check_concurrency(config, concurrency)
+    _check_methods(config)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing,
                          **config.loader_options())
     with write_lock(out):
@@ -98,7 +106,9 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     replay = _SampleReplay(_Engines(config, client), _GroundTruth(config), positions, index)
     started, n_written = time.perf_counter(), 0
     with Progress(total, enabled=show_progress) as bar:
-        for run, todo in plan:
+        if config.fidelity:
+            n_written = _replay_by_sample(config, dataset, mine, done, replay, results, bar)
+        for run, todo in plan if not config.fidelity else []:
             if not todo:
                 continue
             bar.describe(run.name)
@@ -113,6 +123,34 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     throughput = {"samples": n_written, "wall_s": wall_s, "samples_per_s": n_written / wall_s if wall_s > 0 else None,
                   "concurrency": concurrency}
     return write_summary(out, config, results.rows, throughput=throughput)
+
+
+def _replay_by_sample(config: EvalConfig, dataset: tasks.Dataset[Any], mine: list[str], done: set[tuple[str, str]],
+                      replay: "_SampleReplay", results: ResultsFile, bar: Progress) -> int:
+    """The `fidelity` order (module docstring); returns the rows written."""
+    runs = config.runs()
+    todo = [sid for sid in mine if any((run.name, sid) not in done for run in runs)]
+    n_written = 0
+    for item in dataset.subset(todo):
+        pending = [run for run in runs if (run.name, item.sample_id) not in done]
+        bar.describe(f"{item.sample_id} fidelity")
+        fidelity = {} if isinstance(item, SkippedSample) else replay.fidelity(pending, item)
+        for run in pending:
+            bar.describe(f"{item.sample_id} {run.name}")
+            row = replay(run, item, fidelity.get(run.name))
+            results.append(row)
+            n_written += 1
+            bar.update()
+    return n_written
+
+
+def _check_methods(config: EvalConfig) -> None:
+    """Build every run's compression method once, so an unknown option or a bad value stops the replay before
+    anything loads (ConfigError)."""
+    if config.endpoint is not None:
+        return
+    for run in config.runs():
+        build_method(run.method, run.budget, run.max_tokens)
 
 
 def _check_concurrency(config: EvalConfig, concurrency: int) -> None:
@@ -131,7 +169,7 @@ class _SampleReplay:
                  index: dict[str, int]) -> None:
         self.engines, self.ground_truth, self.positions, self.index = engines, ground_truth, positions, index
 
-    def __call__(self, run: RunKey, item: Any) -> ResultRow:
+    def __call__(self, run: RunKey, item: Any, fidelity: FidelityRecord | None = None) -> ResultRow:
         started = time.perf_counter()
         engine, settings = self.engines.get(run)
         if isinstance(item, SkippedSample):
@@ -139,7 +177,19 @@ class _SampleReplay:
         else:
             steps = replay_sample(item, engine, settings, self.positions[item.sample_id])
         return ResultRow.build(run, engine.family, item.sample_id, self.index[item.sample_id], steps,
-                               time.perf_counter() - started)
+                               time.perf_counter() - started, fidelity=fidelity)
+
+    def fidelity(self, runs: list[RunKey], item: Any) -> dict[str, FidelityRecord | None]:
+        """Each run's fidelity on `item`: one shared full-cache reference per frames value (`eval.fidelity`)."""
+        records: dict[str, FidelityRecord | None] = {}
+        for frames in dict.fromkeys(self.engines.config.frames_of(run) for run in runs):
+            group = [run for run in runs if self.engines.config.frames_of(run) == frames]
+            forced = {run.name: self.engines.chat(run) for run in group}
+            fan_out = FanOutEngine(self.engines.reference(frames), forced)
+            _, settings = self.engines.get(group[0])
+            replay_sample(item, fan_out, settings, self.positions[item.sample_id])
+            records.update(fan_out.records())
+        return records
 
 
 def _in_flight(items: Iterable[Any], work: Callable[[Any], ResultRow], k: int) -> Iterator[ResultRow]:
@@ -227,6 +277,9 @@ def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial:
     summary = build_summary(config, rows, partial=partial)
     if throughput is not None:
         summary["throughput"] = throughput
+    plots = write_plots(out, summary)
+    if plots is not None:
+        summary["plots"] = plots
     _write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     _write_text(out / REPORT_FILE, markdown_report(summary))
     return summary
@@ -308,8 +361,28 @@ class _Engines:
             cache[run.name] = self._build(run)
         return cache[run.name]
 
+    def chat(self, run: RunKey) -> Any:
+        """The `agent.engine.ChatEngine` behind `run`'s engine (a model loaded here)."""
+        engine = self.get(run)[0]
+        if not isinstance(engine, ModelReplayEngine):
+            raise ConfigError("--fidelity needs a model loaded in this process")
+        return engine.engine
+
+    def reference(self, frames: int) -> Any:
+        """This thread's full-cache `ChatEngine` with `frames` screenshots: the fidelity reference."""
+        cache: dict[int, Any] = self._local.__dict__.setdefault("references", {})
+        if frames not in cache:
+            from agent.engine import ChatEngine
+            from compression import FullKV
+
+            c = self.config
+            cache[frames] = ChatEngine(self._loaded(), method=FullKV(), frames=frames, context=c.context,
+                                       max_new_tokens=c.max_new_tokens)
+        return cache[frames]
+
     def _build(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
         c = self.config
+        frames = c.frames_of(run)
         if c.model.startswith(_SCRIPT):
             from agent.models.script import ScriptPolicy
 
@@ -321,15 +394,16 @@ class _Engines:
         elif c.endpoint is not None:
             from agent.endpoint import EndpointEngine
 
-            engine = ModelReplayEngine(EndpointEngine(self._endpoint(), c.family or "uitars", frames=c.frames,
+            engine = ModelReplayEngine(EndpointEngine(self._endpoint(), c.family or "uitars", frames=frames,
                                                       max_new_tokens=c.max_new_tokens))
         else:
             from agent.engine import ChatEngine
 
-            chat = ChatEngine(self._loaded(), method=run.method, budget=run.budget, frames=c.frames,
-                              context=c.context, max_new_tokens=c.max_new_tokens)
+            method = build_method(run.method, run.budget, run.max_tokens)
+            chat = ChatEngine(self._loaded(), method=method, frames=frames, context=c.context,
+                              max_new_tokens=c.max_new_tokens)
             engine = ModelReplayEngine(chat)
-        return engine, ReplaySettings(frames=c.frames, instruction_level=c.instruction_level,
+        return engine, ReplaySettings(frames=frames, instruction_level=c.instruction_level,
                                       min_pixels=c.min_pixels, max_pixels=c.max_pixels)
 
     def _loaded(self) -> Any:
