@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, Optional, Sequence, Tuple, Union
 
 import torch
 
+from compression.errors import CapacityError
 from compression.scoring import span_index, topk_with_window
 
 logger = logging.getLogger(__name__)
@@ -280,7 +281,8 @@ class ScoredMethod(CompressionMethod):
         Raises
         ------
         ValueError
-            Bad shapes, ``window >= capacity``, or frames that overlap, are unsorted or out of range.
+            Bad shapes, or frames that overlap, are unsorted or out of range; ``CapacityError`` (a ValueError)
+            when ``window >= capacity``.
         """
         _validate_tensors(keys, queries, hidden_states)
         T = keys.shape[2]
@@ -291,7 +293,7 @@ class ScoredMethod(CompressionMethod):
             return self._all_positions(keys, queries)
         base = self.base_capacity(n_seen)
         if self.window >= base:
-            raise ValueError(
+            raise CapacityError(
                 f"window={self.window} must be smaller than the capacity={base} "
                 f"(n_seen={n_seen}, budget={self.budget}, max_tokens={self.max_tokens}, layer_idx={layer_idx})"
             )
