@@ -28,7 +28,7 @@ import functools
 import json
 import logging
 import os
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -37,6 +37,7 @@ from typing import Any
 
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
+from eval.engines import Engines
 from eval.fidelity import FanOutEngine
 from eval.method_spec import build_method
 from eval.lock import check_not_written, write_lock
@@ -46,7 +47,7 @@ from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
 from eval.progress import Progress
-from eval.replay import ModelReplayEngine, ReplayEngine, ReplaySettings, ScriptReplayEngine, replay_sample
+from eval.replay import replay_sample
 from eval.report import markdown_report
 from eval.results import (
     CONFIG_FILE, RESULTS_FILE, FidelityRecord, ResultRow, ResultsFile, StepResult, check_config, merge_rows,
@@ -75,7 +76,7 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     missing script; an endpoint that cannot be reached or does not serve the model), `tasks.DatasetFormatError`
     (bad annotations), `tasks.MissingImageError` (an image is missing and `config.skip_missing` is off),
     `agent.endpoint.EndpointError` (the endpoint stopped answering, or refused a request, during the replay). A model
-    that cannot be loaded (no weights) is a ConfigError too.
+    that cannot be loaded (no weights), and a budget that keeps no more than a method's window, are ConfigErrors too.
     """
     out = Path(out)
     _check_concurrency(config, concurrency)
@@ -84,7 +85,20 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
                          **config.loader_options())
     with write_lock(out):
         _prepare(out, config, resume)
-        return _replay(config, out, dataset, show_progress, concurrency, client)
+        try:
+            return _replay(config, out, dataset, show_progress, concurrency, client)
+        except ValueError as e:
+            raise _as_config_error(e) from e
+
+
+def _as_config_error(error: ValueError) -> ValueError:
+    """A budget too small for the benchmark's prompts (`compression.CapacityError`) as a ConfigError with a way out;
+    any other error as it is. (compression is imported only where a model runs, hence the module lookup.)"""
+    errors = sys.modules.get("compression.errors")
+    if errors is None or not isinstance(error, errors.CapacityError):
+        return error
+    return ConfigError(f"{error}: the budget keeps no more than the protected window on these prompts; use a larger "
+                       "--budget or --max-tokens, or a smaller window, e.g. --method 'snapkv(window=2)'")
 
 
 def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool,
@@ -103,7 +117,7 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
                 config.benchmark, len(mine), f"shard {config.shard}" if config.shard else "all", len(plan), total,
                 len(done), out)
     positions = _positions(config, ids) if config.model.startswith(_SCRIPT) else index
-    replay = _SampleReplay(_Engines(config, client), _GroundTruth(config), positions, index)
+    replay = _SampleReplay(Engines(config, client), _GroundTruth(config), positions, index)
     started, n_written = time.perf_counter(), 0
     with Progress(total, enabled=show_progress) as bar:
         if config.fidelity:
@@ -165,7 +179,7 @@ class _SampleReplay:
     """`replay(run, item)`: one dataset item (or `SkippedSample`) of `run` replayed and scored into its row, on the
     calling thread's engine."""
 
-    def __init__(self, engines: "_Engines", ground_truth: "_GroundTruth", positions: dict[str, int],
+    def __init__(self, engines: Engines, ground_truth: "_GroundTruth", positions: dict[str, int],
                  index: dict[str, int]) -> None:
         self.engines, self.ground_truth, self.positions, self.index = engines, ground_truth, positions, index
 
@@ -341,106 +355,3 @@ class _GroundTruth:
             meta = tasks.load(c.benchmark, c.data, c.images, check_images=False)
             self._samples = {s.sample_id: s for s in meta}
         return self._samples[sample_id]
-
-
-class _Engines:
-    """Builds the engine of each run, one per thread (replays in flight never share a conversation); the model is
-    loaded (or the endpoint checked) once, on first use."""
-
-    def __init__(self, config: EvalConfig, client: Any = None) -> None:
-        self.config, self.client_options = config, client
-        self._bundle: Any = None
-        self._client: Any = None
-        self._lock = threading.Lock()
-        self._local = threading.local()
-
-    def get(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
-        """This thread's engine for `run` (built on first use)."""
-        cache: dict[str, tuple[ReplayEngine, ReplaySettings]] = self._local.__dict__.setdefault("engines", {})
-        if run.name not in cache:
-            cache[run.name] = self._build(run)
-        return cache[run.name]
-
-    def chat(self, run: RunKey) -> Any:
-        """The `agent.engine.ChatEngine` behind `run`'s engine (a model loaded here)."""
-        engine = self.get(run)[0]
-        if not isinstance(engine, ModelReplayEngine):
-            raise ConfigError("--fidelity needs a model loaded in this process")
-        return engine.engine
-
-    def reference(self, frames: int) -> Any:
-        """This thread's full-cache `ChatEngine` with `frames` screenshots: the fidelity reference."""
-        cache: dict[int, Any] = self._local.__dict__.setdefault("references", {})
-        if frames not in cache:
-            from agent.engine import ChatEngine
-            from compression import FullKV
-
-            c = self.config
-            cache[frames] = ChatEngine(self._loaded(), method=FullKV(), frames=frames, context=c.context,
-                                       max_new_tokens=c.max_new_tokens)
-        return cache[frames]
-
-    def _build(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
-        c = self.config
-        frames = c.frames_of(run)
-        if c.model.startswith(_SCRIPT):
-            from agent.models.script import ScriptPolicy
-
-            try:
-                script = ScriptPolicy.from_spec(c.model)
-            except (FileNotFoundError, ValueError) as e:
-                raise ConfigError(f"--model {c.model!r}: {e}") from None
-            engine: ReplayEngine = ScriptReplayEngine(script.replies, script.family, c.context)
-        elif c.endpoint is not None:
-            from agent.endpoint import EndpointEngine
-
-            engine = ModelReplayEngine(EndpointEngine(self._endpoint(), c.family or "uitars", frames=frames,
-                                                      max_new_tokens=c.max_new_tokens))
-        else:
-            from agent.engine import ChatEngine
-
-            method = build_method(run.method, run.budget, run.max_tokens)
-            chat = ChatEngine(self._loaded(), method=method, frames=frames, context=c.context,
-                              max_new_tokens=c.max_new_tokens)
-            engine = ModelReplayEngine(chat)
-        return engine, ReplaySettings(frames=frames, instruction_level=c.instruction_level,
-                                      min_pixels=c.min_pixels, max_pixels=c.max_pixels)
-
-    def _loaded(self) -> Any:
-        c = self.config
-        with self._lock:
-            if self._bundle is None:
-                from agent.models.loading import ModelUnavailableError, RemoteCodeRequiredError, load
-                from agent.models.opencua import CheckpointKeyError
-
-                try:
-                    self._bundle = load(c.model, device=_device(), trust_remote_code=c.trust_remote_code,
-                                        trust_remote_tokenizer=c.trust_remote_tokenizer)
-                except (ModelUnavailableError, FileNotFoundError, RemoteCodeRequiredError, CheckpointKeyError) as e:
-                    raise ConfigError(f"--model {c.model!r}: {e}") from e
-            return self._bundle
-
-    def _endpoint(self) -> Any:
-        """The endpoint client, after checking (once) that the endpoint serves the model."""
-        c = self.config
-        with self._lock:
-            if self._client is None:
-                from agent.endpoint import EndpointClient, EndpointError
-
-                try:
-                    client = EndpointClient(c.endpoint or "", c.model, self.client_options)
-                    client.check_model(c.family or "uitars")
-                except (ValueError, EndpointError) as e:
-                    raise ConfigError(f"--endpoint {c.endpoint}: {e}") from e
-                self._client = client
-            return self._client
-
-
-def _device() -> str | None:
-    """`cuda:<LOCAL_RANK>` under a multi-process launcher with CUDA, else None (automatic)."""
-    local = os.environ.get("LOCAL_RANK")
-    if local is None:
-        return None
-    import torch
-
-    return f"cuda:{int(local)}" if torch.cuda.is_available() else None

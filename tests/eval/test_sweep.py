@@ -171,3 +171,13 @@ def test_resume_may_add_caps_but_not_switch_from_budgets(tmp_path: Path, capsys:
                                                             "snapkv@400tok"}
     assert main([*args, "--budget", "10", "--resume"]) == 2
     assert "a resume may add --max-tokens caps" in capsys.readouterr().err
+
+
+def test_a_budget_below_the_window_is_a_usage_error_with_a_way_out(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["eval", "synthdesk", "--model", "tiny", "--limit", "1", "--seed", str(SEED), "--max-new-tokens", "2",
+            "--images", str(tmp_path / "img"), "-q"]
+    assert main([*args, "--method", "snapkv", "--budget", "1", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "window=8 must be smaller than the capacity=4" in err and "--method 'snapkv(window=2)'" in err
+    assert main([*args, "--method", "snapkv(window=2)", "--budget", "1", "--out", str(tmp_path / "b")]) == 0
