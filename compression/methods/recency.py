@@ -11,17 +11,18 @@ from compression.base import LayerInputs, ScoredMethod
 
 __all__ = ["RecencyKV"]
 
-_ORDER_BITS = 12  # the spread order repeats every 4096 positions
+_MASK32 = 0xFFFFFFFF
 
 
-def spread_order(pos: torch.Tensor, bits: int = _ORDER_BITS) -> torch.Tensor:
-    """Bit-reversed ``pos mod 2**bits`` over ``2**bits``, in [0, 1): keeping the entries with the smallest values of
-    any run of consecutive positions keeps them evenly spaced, whatever their number (a van der Corput order)."""
-    p = pos % (1 << bits)
-    rev = torch.zeros_like(p)
-    for b in range(bits):  # a fixed 12 tensor ops, not a loop over data
-        rev = rev | (((p >> b) & 1) << (bits - 1 - b))
-    return rev.to(torch.float32) / float(1 << bits)
+def spread_order(pos: torch.Tensor, salt: int = 0) -> torch.Tensor:
+    """A fixed pseudo-random order of positions, in [0, 1) (float64): a 32-bit integer hash of ``pos + salt``, so a
+    threshold keeps a uniformly scattered share of any set of positions, like ``random``'s draws but reproducible
+    without a generator. (An arithmetic order such as ``frac(pos * 0.618)`` keeps stripes of a token grid.)"""
+    x = (pos.to(torch.int64) + salt) & _MASK32  # lowbias32 (C. Wellons); int64 products wrap, the low 32 bits hold
+    x = ((x ^ (x >> 16)) * 0x7FEB352D) & _MASK32
+    x = ((x ^ (x >> 15)) * 0x846CA68B) & _MASK32
+    x = x ^ (x >> 16)
+    return x.to(torch.float64) / float(1 << 32)
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,14 @@ class RecencyKV(ScoredMethod):
     """Split the budget across screenshots in favour of the newest; the window is kept (by the base).
 
     Each entry belongs to a screenshot of age ``a`` (0 = the current one, 1 = the one before, ...); text entries
-    count as age 0. Within a screenshot (and within the text) entries are ranked in an evenly spread order
-    (``spread_order`` of their position), so a kept fraction covers the screenshot like a coarse grid. Top-k on
-    ``-(order + 2**-13) / decay**a`` (ranked through its logarithm) keeps, for some threshold ``t``, the entries with
-    ``order < t * decay**a``: the current screenshot and the text keep a fraction ``t`` of their entries, the
-    screenshot before ``t * decay``, the one before that ``t * decay**2`` (each at most all of it). A study of
-    history-screenshot pruning (arXiv 2603.26041) found that recent frames deserve most of the budget; this is that
-    allocation, with no attention score at all.
+    count as age 0. Within a screenshot (and within the text) entries are ranked in a fixed pseudo-random order
+    (``spread_order`` of their position, per layer), so the kept ones are scattered as ``random``'s are: the two
+    baselines differ only in how the budget is split across screenshots. Top-k on ``-(order + 2**-20) / decay**a``
+    (ranked through its logarithm) keeps, for some threshold ``t``, the entries with ``order < t * decay**a``: the
+    current screenshot and the text keep a fraction ``t`` of their entries, the screenshot before ``t * decay``, the
+    one before that ``t * decay**2`` (each at most all of it). A study of history-screenshot pruning (arXiv
+    2603.26041) found that recent frames deserve most of the budget; this is that allocation, with no attention score
+    at all.
 
     Parameters
     ----------
@@ -55,7 +57,8 @@ class RecencyKV(ScoredMethod):
         S = layer.n_scored
         device = layer.keys.device
         Hs = Hkv if layer.head_layout == "kv" else layer.queries.shape[1]
-        order = spread_order(torch.arange(S, device=device)) + 2.0**-13  # (T',) in (0, 1)
+        salt = 0x9E3779B9 * (layer.layer_idx + 1)  # each layer its own scatter, as random draws per layer
+        order = (spread_order(torch.arange(S, device=device), salt) + 2.0**-20).to(torch.float32)  # (T',) in (0, 1]
         no_frames = torch.full((1, 1, S), -1, device=device)
         frame_ids = layer.frame_ids[..., :S] if layer.frame_ids is not None else no_frames  # (b, h, T')
         age = torch.where(frame_ids >= 0, layer.n_frames - 1 - frame_ids, torch.zeros_like(frame_ids))  # text: 0

@@ -52,21 +52,35 @@ def test_random_is_uniform_over_positions():
     assert counts.min() > expected / 3 and counts.max() < expected * 2  # no region starved or favoured
 
 
-def test_spread_order_keeps_evenly_spaced_entries():
-    order = spread_order(torch.arange(64), bits=6)
-    assert sorted(order.tolist()) == [i / 64 for i in range(64)]
-    for n in (2, 4, 8, 16):
-        first = torch.argsort(order)[:n].sort().values
-        assert torch.equal(first, torch.arange(0, 64, 64 // n))
+def test_spread_order_scatters_like_uniform_draws():
+    order = spread_order(torch.arange(4096))
+    assert bool((order >= 0).all()) and bool((order < 1).all()) and len(set(order.tolist())) == 4096
+    assert torch.histc(order.float(), bins=8, min=0, max=1).min() > 4096 / 8 * 0.8  # flat
+    grid = order[:18 * 12].view(12, 18) < 0.25  # a 12 x 18 token grid keeps about a quarter, scattered
+    assert grid.any(dim=0).sum() >= 15 and grid.any(dim=1).all()  # no stripes: (almost) every column and every row
+    assert not torch.equal(spread_order(torch.arange(50), 1), spread_order(torch.arange(50), 2))
 
 
 def test_recency_gives_the_newest_screenshot_the_largest_share():
-    keys, queries, _ = _inputs()
-    counts = _per_frame(RecencyKV(budget=30).select(keys, queries, frames=FRAMES))
-    assert counts[2] > counts[1] > counts[0] > 0
-    assert abs(counts[2] - 2 * counts[1]) <= 2 and abs(counts[1] - 2 * counts[0]) <= 2  # decay 0.5: halves
-    even = _per_frame(RecencyKV(budget=30, decay=1.0).select(keys, queries, frames=FRAMES))
-    assert max(even) - min(even) <= 1
+    gen = torch.Generator().manual_seed(0)
+    T_ = 1200
+    keys, queries = torch.randn(1, HKV, T_, D, generator=gen), torch.randn(1, HKV * G, W, D, generator=gen)
+    frames = [(20, 380), (420, 780), (820, 1180)]  # three screenshots of 360 tokens, text around them
+    age = torch.zeros(T_ - W)  # text counts as age 0
+    for a, (s, e) in enumerate(reversed(frames)):
+        age[s:e] = a
+    order = spread_order(torch.arange(T_ - W), 0x9E3779B9).float() + 2.0**-20  # layer 0's scatter
+    for decay in (0.5, 1.0):
+        kept = RecencyKV(budget=30, decay=decay).select(keys, queries, frames=frames)[0, 0]
+        is_kept = torch.zeros(T_, dtype=torch.bool)
+        is_kept[kept] = True
+        ratio = order / decay**age  # kept iff order < t * decay**age for one threshold t
+        assert ratio[is_kept[: T_ - W]].max() < ratio[~is_kept[: T_ - W]].min()
+        counts = [int(is_kept[s:e].sum()) for s, e in frames]
+        if decay == 0.5:
+            assert counts[2] > counts[1] > counts[0] > 0, counts
+        else:
+            assert max(counts) - min(counts) <= 0.2 * max(counts), counts
 
 
 def test_recency_reads_per_head_frame_ids_of_an_incremental_cache():
