@@ -78,7 +78,7 @@ def _add_endpoint(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent",
                                      description="GUI agents on vision-language models with GUI-KV cache compression.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,serve,train}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,study,serve,train}")
 
     run = sub.add_parser("run", help="run a task live on this desktop",
                          description="Screenshot -> model -> parsed action -> executor, in a loop, until the model "
@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
 
+    _add_study(sub)
+
     sv = sub.add_parser("serve", help="serve a model over an OpenAI-compatible API",
                         description="Serve MODEL with the project's engine at /v1/chat/completions, /v1/models and "
                                     "/health. Conversations continue their KV session across requests (by the "
@@ -188,6 +190,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     return parser
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("study", help="the compression study: accuracy and fidelity against budget and history",
+                        description="Two eval sweeps on held-out synthdesk tasks (every method at every budget with "
+                                    "--fidelity; methods at one --max-tokens cap for every --frames value), then "
+                                    "OUT/study.md and the README section 'Compression on synthdesk'. Resumable.")
+    st.add_argument("benchmark", choices=("synthdesk",))
+    st.add_argument("--model", default=None, help="model to study (as eval's --model). Default: gui-tiny")
+    st.add_argument("--seed", type=int, default=None, help="held-out synthdesk seed. Default: 0")
+    st.add_argument("--limit", type=int, default=None, help="tasks (kinds in turn). Default: 24")
+    st.add_argument("--method", default=None, help="budget sweep methods (as eval's --method). Default: full, random, "
+                                                   "recency, snapkv, pyramidkv, vlcache, gui_kv and its two ablations")
+    st.add_argument("--budget", default=None, help="budget sweep, percent. Default: 5,10,20,40")
+    st.add_argument("--history-method", default=None,
+                    help="history sweep methods. Default: full,random,recency,snapkv,gui_kv")
+    st.add_argument("--max-tokens", type=int, default=None, help="history sweep cap, entries per KV head. Default: 512")
+    st.add_argument("--frames", default=None, help="history sweep screenshots in context. Default: 1,2,4,6")
+    st.add_argument("--max-new-tokens", type=int, default=None, help="reply cap in tokens. Default: 96")
+    st.add_argument("--jobs", type=int, default=None, help="processes per sweep, one CPU thread each. Default: 2")
+    st.add_argument("--out", default=None, help="output folder. Default: runs/study")
+    st.add_argument("--images", default=None, help="where synthdesk writes its screenshots. Default: runs/synthdesk")
+    st.add_argument("--readme", default=None, help="README to update between its markers. Default: README.md")
+    st.add_argument("--no-readme", action="store_true", help="write only OUT/study.md")
+    st.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    st.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -235,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    command = {"run": _run, "eval": _eval, "merge": _merge, "serve": _serve, "train": _train}[args.command]
+    command = {"run": _run, "eval": _eval, "merge": _merge, "study": _study, "serve": _serve,
+               "train": _train}[args.command]
     with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
         try:
             return command(args)
@@ -248,6 +277,12 @@ def _eval(args: argparse.Namespace) -> int:
     from eval.cli import eval_command  # lazy: only `eval` needs the replay runner
 
     return eval_command(args)
+
+
+def _study(args: argparse.Namespace) -> int:
+    from eval.cli import study_command
+
+    return study_command(args)
 
 
 def _train(args: argparse.Namespace) -> int:
