@@ -95,7 +95,7 @@ def _client_options(args: argparse.Namespace) -> object | None:
 def study_command(args: argparse.Namespace) -> int:
     """`python -m agent study synthdesk ...`: both sweeps, study.md and the README section (`eval.study`)."""
     from eval.config import parse_budgets, parse_counts, parse_methods
-    from eval.study import StudyConfig, run_study
+    from eval.study import StudyConfig, StudyError, run_study
 
     given = {k: v for k, v in vars(args).items() if v is not None}
     try:
@@ -120,6 +120,8 @@ def study_command(args: argparse.Namespace) -> int:
         section = run_study(StudyConfig(**values), show_progress=progress_enabled(args.quiet))  # type: ignore[arg-type]
     except ConfigError as e:
         return _error(str(e), EXIT_USAGE)
+    except StudyError as e:  # a shard process failed; what it wrote stays, a rerun resumes
+        return _error(str(e), EXIT_ERROR)
     except KeyboardInterrupt as e:
         print(f"{stop_reason(e)}; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -36,7 +36,7 @@ from eval.report import markdown_report, pivot_table, size_header, size_of
 from eval.results import RESULTS_FILE
 from eval.summary import main_metric
 
-__all__ = ["SECTION_BEGIN", "SECTION_END", "StudyConfig", "readme_section", "run_study", "update_readme"]
+__all__ = ["SECTION_BEGIN", "SECTION_END", "StudyConfig", "StudyError", "readme_section", "run_study", "update_readme"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ BUDGETS = (5.0, 10.0, 20.0, 40.0)  # 1-2 % of synthdesk's ~430-token first step 
 HISTORY_METHODS = ("full", "random", "recency", "snapkv", "gui_kv")
 HISTORY_FRAMES = (1, 2, 4, 6)  # synthdesk tasks have at most 6 screenshots
 HISTORY_CAP = 512  # entries per KV head: about two gui-tiny screenshots and their text
+
+
+class StudyError(RuntimeError):
+    """A sweep's shard process failed; the message ends with its log (a rerun resumes what was written)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def _sweep(config: EvalConfig, out: Path, jobs: int, show_progress: bool) -> Non
     if failed:
         shard, code = failed[0]
         tail = (shard / "stderr.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{shard}: eval exited {code}; rerun the study to resume. Its log ends:\n{tail}")
+        raise StudyError(f"{shard}: eval exited {code}; rerun the study to resume. Its log ends:\n{tail}")
     if out.exists():  # derived from the shards: merged anew
         shutil.rmtree(out)
     merge(out, list(shards))
