@@ -69,7 +69,8 @@ class FidelityTally:
 @dataclass
 class FanOutEngine:
     """A `ReplayEngine` whose replies are the reference engine's, with every forced engine teacher-forced on each of
-    them and tallied (module docstring). `reference` and `forced` values are `agent.engine.ChatEngine`s."""
+    them and tallied (module docstring). `reference` and `forced` values are `agent.engine.ChatEngine`s. One instance
+    per sample: its tallies cover every conversation the sample opens."""
 
     reference: Any
     forced: dict[str, Any]
@@ -79,12 +80,13 @@ class FanOutEngine:
         self.family = self.reference.family
         self.context: Literal["incremental", "stateless"] = self.reference.context
         self.cost_model: DecodeCostModel | None = None
+        self.tallies = {name: FidelityTally() for name in self.forced}  # one sample: every conversation it opens
 
     def start(self, position: int) -> None:
+        """A new conversation (a Mind2Web sample opens one per call): fresh caches, the tallies go on."""
         self.reference.reset()
         for engine in self.forced.values():
             engine.reset()
-        self.tallies = {name: FidelityTally() for name in self.forced}
 
     def reply(self, messages: list[Message]) -> PolicyReply:
         ref = self.reference.reply(messages, keep_logits=True)

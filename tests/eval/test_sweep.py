@@ -181,3 +181,43 @@ def test_a_budget_below_the_window_is_a_usage_error_with_a_way_out(tmp_path: Pat
     err = capsys.readouterr().err
     assert "window=8 must be smaller than the capacity=4" in err and "--method 'snapkv(window=2)'" in err
     assert main([*args, "--method", "snapkv(window=2)", "--budget", "1", "--out", str(tmp_path / "b")]) == 0
+
+
+class _FakeChat:
+    """A ChatEngine stand-in: replies `tokens` with fixed logits (scaled by `temperature`)."""
+
+    family, context = "uitars", "incremental"
+
+    def __init__(self, temperature: float) -> None:
+        self.temperature, self.resets = temperature, 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def reply(self, messages: list, forced: list[int] | None = None, keep_logits: bool = False):  # type: ignore[no-untyped-def]
+        import torch
+
+        from agent.policy import PolicyReply
+
+        logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 3.0]]) / self.temperature
+        return PolicyReply(text="x", extra={"tokens": [0, 2] if forced is None else forced, "logits": logits,
+                                            "raw": "x"})
+
+
+def test_fan_out_tallies_every_conversation_of_a_sample_against_the_shared_reference() -> None:
+    import torch
+
+    reference, same, other = _FakeChat(1.0), _FakeChat(1.0), _FakeChat(4.0)
+    fan = FanOutEngine(reference, {"same": same, "other": other})
+    for _ in range(2):  # a Mind2Web sample opens a conversation per call
+        fan.start(0)
+        assert fan.reply([]).extra["tokens"] == [0, 2]
+    records = fan.records()
+    assert records["same"] == FidelityRecord(tokens=4, top1_agreement=1.0, kl_mean=0.0, kl_max=0.0)
+    p = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 3.0]], dtype=torch.float64), -1)
+    q = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 3.0]], dtype=torch.float64) / 4, -1)
+    kl = (p.exp() * (p - q)).sum(-1)
+    got = records["other"]
+    assert got is not None and got.tokens == 4 and got.top1_agreement == 1.0  # same argmax, flatter distribution
+    assert got.kl_mean == pytest.approx(float(kl.mean())) and got.kl_max == pytest.approx(float(kl.max()))
+    assert reference.resets == same.resets == other.resets == 2
