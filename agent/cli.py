@@ -22,7 +22,7 @@ from agent.trajectory import RunStatus
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNFINISHED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-METHOD_CHOICES = ("full", "snapkv", "pyramidkv", "vlcache", "gui_kv")
+METHOD_CHOICES = ("full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv")
 BENCHMARK_CHOICES = ("screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk")
 
 
@@ -40,14 +40,16 @@ def _add_common(p: argparse.ArgumentParser, *, method_list: bool = False, out_de
     if method_list:
         p.add_argument("--method", default=None,
                        help=f"comma-separated KV-cache compression methods ({', '.join(METHOD_CHOICES)}), e.g. "
-                            "gui_kv,full; each runs at every --budget (full once). Default: gui_kv (full with "
-                            "--endpoint, the only one allowed there)")
+                            "gui_kv,full, each optionally with options: 'gui_kv(alpha=0)', 'gui_kv(temporal=false)'; "
+                            "each runs at every --budget (full once). Default: gui_kv (full with --endpoint, the "
+                            "only one allowed there)")
     else:
         p.add_argument("--method", choices=METHOD_CHOICES, default=None,
                        help="KV-cache compression method. Default: gui_kv (full with --endpoint, the only one "
                             "allowed there)")
-    p.add_argument("--frames", type=int, default=None,
-                   help=f"screenshots kept in context (N). Default: {frames_default}")
+    p.add_argument("--frames", type=str if method_list else int, default=None,
+                   help=f"screenshots kept in context (N){'; comma-separated to sweep, e.g. 2,5,10' * method_list}. "
+                        f"Default: {frames_default}")
     p.add_argument("--context", choices=("incremental", "stateless"), default=None,
                    help="incremental: prefill only the new screenshot each step; stateless: re-prefill the "
                         "reference layout every step. Default: incremental (stateless with --endpoint, the only "
@@ -77,7 +79,7 @@ def _add_endpoint(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent",
                                      description="GUI agents on vision-language models with GUI-KV cache compression.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,serve,train,demo}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,eval,merge,study,serve,train,demo}")
 
     run = sub.add_parser("run", help="run a task live on this desktop",
                          description="Screenshot -> model -> parsed action -> executor, in a loop, until the model "
@@ -114,9 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "Default: 0")
     _add_common(ev, method_list=True, out_default="runs/eval/<benchmark>_<model>_<context>",
                 frames_default="5, the reference's image_slots (AgentNetBench and synthdesk)")
-    ev.add_argument("--budget", default="10",
+    ev.add_argument("--budget", default=None,
                     help="comma-separated budgets in percent of the tokens seen, each in (0, 100], e.g. "
                          "1,3,5,10,20,40,80. Default: 10")
+    ev.add_argument("--max-tokens", default=None,
+                    help="comma-separated absolute caps on the KV cache, in entries per KV head (every layer), swept "
+                         "instead of --budget; full meets a cap by dropping its oldest screenshots. Default: none")
+    ev.add_argument("--fidelity", action="store_true",
+                    help="also score each sample teacher-forced on the full cache's replies: top-1 agreement and KL "
+                         "of every run's next-token distributions against the full cache's. Default: off")
     ev.add_argument("--limit", type=int, default=None,
                     help="score only the first N samples. Default: all (synthdesk: 300 tasks, kinds in turn)")
     ev.add_argument("--resume", action="store_true",
@@ -148,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "Default: refuse them")
     mg.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     mg.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+
+    _add_study(sub)
 
     sv = sub.add_parser("serve", help="serve a model over an OpenAI-compatible API",
                         description="Serve MODEL with the project's engine at /v1/chat/completions, /v1/models and "
@@ -183,6 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_demo_parser(sub)
     return parser
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("study", help="the compression study: accuracy and fidelity against budget and history",
+                        description="Two eval sweeps on held-out synthdesk tasks (every method at every budget with "
+                                    "--fidelity; methods at one --max-tokens cap for every --frames value), then "
+                                    "OUT/study.md and the README section 'Compression on synthdesk'. Resumable.")
+    st.add_argument("benchmark", choices=("synthdesk",))
+    st.add_argument("--model", default=None, help="model to study (as eval's --model). Default: gui-tiny")
+    st.add_argument("--seed", type=int, default=None, help="held-out synthdesk seed. Default: 0")
+    st.add_argument("--limit", type=int, default=None, help="tasks (kinds in turn). Default: 24")
+    st.add_argument("--method", default=None, help="budget sweep methods (as eval's --method). Default: full, random, "
+                                                   "recency, snapkv, pyramidkv, vlcache, gui_kv and its two ablations")
+    st.add_argument("--budget", default=None, help="budget sweep, percent. Default: 5,10,20,40")
+    st.add_argument("--history-method", default=None,
+                    help="history sweep methods. Default: full,random,recency,snapkv,gui_kv")
+    st.add_argument("--max-tokens", type=int, default=None, help="history sweep cap, entries per KV head. Default: 512")
+    st.add_argument("--frames", default=None, help="history sweep screenshots in context. Default: 1,2,4,6")
+    st.add_argument("--max-new-tokens", type=int, default=None, help="reply cap in tokens. Default: 96")
+    st.add_argument("--jobs", type=int, default=None, help="processes per sweep, one CPU thread each. Default: 2")
+    st.add_argument("--out", default=None, help="output folder. Default: runs/study")
+    st.add_argument("--images", default=None, help="where synthdesk writes its screenshots. Default: runs/synthdesk")
+    st.add_argument("--readme", default=None, help="README to update between its markers. Default: README.md")
+    st.add_argument("--no-readme", action="store_true", help="write only OUT/study.md")
+    st.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    st.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -230,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args)
-    command = {"run": _run, "eval": _eval, "merge": _merge, "serve": _serve, "train": _train, "demo": _demo}[args.command]
+    command = {"run": _run, "eval": _eval, "merge": _merge, "study": _study, "serve": _serve, "train": _train,
+               "demo": _demo}[args.command]
     with sigterm_as_interrupt():  # SIGTERM stops every command the way Ctrl-C does
         try:
             return command(args)
@@ -249,6 +286,12 @@ def _demo(args: argparse.Namespace) -> int:
     from agent.demo_cli import demo_command
 
     return demo_command(args)
+
+
+def _study(args: argparse.Namespace) -> int:
+    from eval.cli import study_command
+
+    return study_command(args)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -64,6 +64,21 @@ class _FirstLogitsClock(LogitsProcessor):
         return scores
 
 
+class _ForcedTokens(LogitsProcessor):
+    """Teacher forcing through `generate`: at decode step i only `tokens[i]` may be chosen. The model's raw logits
+    (`output_logits`) are untouched, and the forwards are exactly those of a free run that chose these tokens."""
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens, self.step = tokens, 0
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        token = self.tokens[min(self.step, len(self.tokens) - 1)]
+        self.step += 1
+        forced = torch.full_like(scores, float("-inf"))
+        forced[:, token] = 0.0
+        return forced
+
+
 def build_method(method: str | CompressionMethod, budget: float | None) -> CompressionMethod:
     """A compression method from its registry name (`compression.METHODS`) and budget (percent); or `method`."""
     if isinstance(method, CompressionMethod):
@@ -143,28 +158,44 @@ class ChatEngine:
         self._n_images = 0  # incremental: image items already fed
         self.fed_ids: list[int] = []  # with track_ids: every id fed so far, the pending ones included
 
-    def reply(self, messages: list[Message], *, max_new_tokens: int | None = None) -> PolicyReply:
+    def reply(self, messages: list[Message], *, max_new_tokens: int | None = None,
+              forced: list[int] | None = None, keep_logits: bool = False) -> PolicyReply:
         """Prefill what is new in `messages` (ending with a user turn), decode the reply greedily.
 
+        forced: teacher forcing: the reply is exactly these token ids (e.g. another run's `extra["tokens"]`), through
+            the same forwards a free run producing them would make. keep_logits: put the raw next-token logits of
+            every reply token, (n_generated, V) float, in `extra["logits"]`.
         Returns a `PolicyReply`; `extra["raw"]` is the reply with special tokens kept (the assistant turn to put back
-        into the conversation in incremental mode), plus the session's counters.
+        into the conversation in incremental mode), `extra["tokens"]` its ids, plus the session's counters.
         """
         n_new = self.max_new_tokens if max_new_tokens is None else max_new_tokens
+        if forced is not None:
+            if not forced:
+                raise ValueError("forced must hold at least one token id")
+            n_new = len(forced)
         check_max_new_tokens(n_new)
         started = time.perf_counter()
         input_ids, pixel_values, grid = self._encode(messages)
         clock = _FirstLogitsClock()
         kwargs = dict(self.generate_kwargs)
-        kwargs["logits_processor"] = LogitsProcessorList([clock, *kwargs.pop("logits_processor", [])])
+        tail = [_ForcedTokens(list(forced))] if forced is not None else []
+        kwargs["logits_processor"] = LogitsProcessorList([clock, *kwargs.pop("logits_processor", []), *tail])
         kwargs.setdefault("do_sample", False)
         kwargs.setdefault("eos_token_id", self._stop_ids)
         kwargs.setdefault("suppress_tokens", self._suppress or None)
         prep_s = time.perf_counter() - started
         t0 = time.perf_counter()
-        out = self.session.step(input_ids, pixel_values, grid, max_new_tokens=n_new, **kwargs)
+        out = self.session.step(input_ids, pixel_values, grid, max_new_tokens=n_new, output_logits=keep_logits,
+                                **kwargs)
         prefill_s = (clock.at or t0) - t0
         decode_s = max(out.stats.wall_s - prefill_s, 0.0)
-        return self._record(out, input_ids, prep_s, prefill_s, decode_s)
+        if forced is not None and list(out.tokens) != list(forced):
+            raise RuntimeError(f"teacher forcing produced {len(out.tokens)} tokens that differ from the "
+                               f"{len(forced)} forced ones (a stop token inside the forced reply?)")
+        reply = self._record(out, input_ids, prep_s, prefill_s, decode_s)
+        if keep_logits:
+            reply.extra["logits"] = out.logits
+        return reply
 
     def _encode(self, messages: list[Message]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Render the conversation and tokenise what the model has not seen: (1, n) ids, pixels, grids."""
@@ -218,7 +249,7 @@ class ChatEngine:
             decode_s=decode_s,
             extra={
                 "raw": raw, "n_generated": stats.n_generated, "n_seen": stats.n_seen, "n_frames": stats.n_frames,
-                "n_evicted_frames": stats.n_evicted_frames, "stop": stop, "prep_s": prep_s,
+                "n_evicted_frames": stats.n_evicted_frames, "stop": stop, "prep_s": prep_s, "tokens": tokens,
                 "context": self.context, "method": type(self.method).__name__,
             },
         )

@@ -4,8 +4,8 @@ Methods are frozen dataclasses (``compression.methods``); ``select`` returns the
 """
 
 from compression.base import CompressionMethod, LayerInputs, ScoredMethod
-from compression.methods import METHODS, GUIKV, FullKV, PyramidKV, SnapKV, VLCache
-from compression.errors import CompressionError, UnsupportedModelError
+from compression.methods import METHODS, GUIKV, FullKV, PyramidKV, RandomKV, RecencyKV, SnapKV, VLCache
+from compression.errors import CapacityError, CompressionError, UnsupportedModelError
 from compression.hooks import apply
 from compression.session import KVSession, StepOutput, StepStats
 
@@ -15,6 +15,8 @@ __all__ = [
     "LayerInputs",
     "METHODS",
     "FullKV",
+    "RandomKV",
+    "RecencyKV",
     "SnapKV",
     "PyramidKV",
     "VLCache",
@@ -23,6 +25,7 @@ __all__ = [
     "KVSession",
     "StepOutput",
     "StepStats",
+    "CapacityError",
     "CompressionError",
     "UnsupportedModelError",
 ]

@@ -16,7 +16,8 @@ from typing import ClassVar, Literal, Optional, Sequence, Tuple, Union
 
 import torch
 
-from compression.scoring import topk_with_window
+from compression.errors import CapacityError
+from compression.scoring import span_index, topk_with_window
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ class LayerInputs:
         "kv" (score per KV head) or "query" (per query head, the reference layout).
     layer_idx, num_layers, n_seen : int
         Layer position and tokens seen (for the capacity).
+    frame_ids : torch.Tensor
+        int64 broadcastable to (B, Hkv, T): the frame each entry belongs to, numbered from 0 (the oldest frame in
+        context) to ``n_frames - 1`` (the current one); -1 for entries outside every frame (text).
+    n_frames : int
+        Frames in context, the current one included (old frames of an incremental cache too).
     """
 
     keys: torch.Tensor
@@ -72,6 +78,8 @@ class LayerInputs:
     layer_idx: int
     num_layers: int
     n_seen: int
+    frame_ids: Optional[torch.Tensor] = None
+    n_frames: int = 0
 
     @property
     def n_kv_heads(self) -> int:
@@ -149,6 +157,11 @@ class CompressionMethod:
         """Entries kept per head at ``layer_idx`` (window included). Uniform unless a method overrides it."""
         return self.base_capacity(n_seen)
 
+    def _capped(self, capacity: int) -> int:
+        """``capacity`` limited to ``max_tokens`` when it is set: the cap holds in every layer, so per-layer
+        allocations (PyramidKV, VLCache) are clamped at it and their mean falls below it."""
+        return capacity if self.max_tokens is None else min(capacity, self.max_tokens)
+
     def select(
         self,
         keys: torch.Tensor,
@@ -159,6 +172,8 @@ class CompressionMethod:
         num_layers: int = 1,
         n_seen: Optional[int] = None,
         prev_frame_mask: Optional[torch.Tensor] = None,
+        frame_ids: Optional[torch.Tensor] = None,
+        n_frames: Optional[int] = None,
     ) -> torch.Tensor:
         """Kept positions per head, sorted ascending: (B, Hkv, k) for "kv", (B, H, k) for "query"."""
         raise NotImplementedError
@@ -229,6 +244,8 @@ class ScoredMethod(CompressionMethod):
         num_layers: int = 1,
         n_seen: Optional[int] = None,
         prev_frame_mask: Optional[torch.Tensor] = None,
+        frame_ids: Optional[torch.Tensor] = None,
+        n_frames: Optional[int] = None,
     ) -> torch.Tensor:
         """Kept positions per head, sorted ascending, the last ``window`` positions included.
 
@@ -249,6 +266,11 @@ class ScoredMethod(CompressionMethod):
         prev_frame_mask : torch.Tensor, optional
             bool (B, Hkv, T) previous-frame entries per head, for caches whose heads hold different token
             sets (incremental sessions); overrides ``frames[:-1]`` for the temporal step.
+        frame_ids : torch.Tensor, optional
+            int64 broadcastable to (B, Hkv, T): per entry, its frame among the ``n_frames`` in context (0 = oldest),
+            -1 outside frames; for incremental caches, whose old frames are not spans. Default: from ``frames``.
+        n_frames : int, optional
+            Frames in context (required with ``frame_ids``).
 
         Returns
         -------
@@ -259,7 +281,8 @@ class ScoredMethod(CompressionMethod):
         Raises
         ------
         ValueError
-            Bad shapes, ``window >= capacity``, or frames that overlap, are unsorted or out of range.
+            Bad shapes, or frames that overlap, are unsorted or out of range; ``CapacityError`` (a ValueError)
+            when ``window >= capacity``.
         """
         _validate_tensors(keys, queries, hidden_states)
         T = keys.shape[2]
@@ -270,7 +293,7 @@ class ScoredMethod(CompressionMethod):
             return self._all_positions(keys, queries)
         base = self.base_capacity(n_seen)
         if self.window >= base:
-            raise ValueError(
+            raise CapacityError(
                 f"window={self.window} must be smaller than the capacity={base} "
                 f"(n_seen={n_seen}, budget={self.budget}, max_tokens={self.max_tokens}, layer_idx={layer_idx})"
             )
@@ -284,6 +307,11 @@ class ScoredMethod(CompressionMethod):
                 f"prev_frame_mask={prev_frame_mask.dtype} {tuple(prev_frame_mask.shape)}"
             )
         spans = torch.tensor(valid_frames, dtype=torch.long, device=keys.device).view(-1, 2)  # (F, 2)
+        if frame_ids is None:
+            frame_ids = span_index(torch.arange(T, device=keys.device), spans).view(1, 1, T)  # (1, 1, T)
+            n_frames = len(valid_frames)
+        elif n_frames is None:
+            raise ValueError("frame_ids needs n_frames (the number of frames in context)")
         layer = LayerInputs(
             keys=keys,
             queries=queries[:, :, -self.window :],
@@ -297,6 +325,8 @@ class ScoredMethod(CompressionMethod):
             layer_idx=layer_idx,
             num_layers=num_layers,
             n_seen=n_seen,
+            frame_ids=frame_ids,
+            n_frames=int(n_frames or 0),
         )
         scores = self.score(layer)  # (B, Hs, T')
         logger.debug("layer %d: keeping %d of %d entries per head", layer_idx, capacity, T)

@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
-__all__ = ["CompressionError", "UnsupportedModelError"]
+__all__ = ["CapacityError", "CompressionError", "UnsupportedModelError"]
 
 
 class CompressionError(Exception):
     """Root of the compression package's errors (a bug in our use of the model or its cache)."""
+
+
+class CapacityError(CompressionError, ValueError):
+    """A budget (or cap) leaves no room beyond the protected window on this input: ``window >= capacity``."""
 
 
 class UnsupportedModelError(CompressionError, ValueError):

@@ -32,7 +32,7 @@ from transformers.cache_utils import DynamicLayer
 from compression import compat
 from compression.errors import CompressionError
 from compression.models import ResolvedModel, image_spans, resolve
-from compression.scoring import gather_heads
+from compression.scoring import gather_heads, span_index
 
 __all__ = ["CacheTracker", "CompressionHooks", "apply", "window_queries", "frame_membership"]
 
@@ -189,11 +189,17 @@ def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, 
     _check_layer(layer)
     T_old = T - L
     frames = [(T_old + s, T_old + e) for s, e in state._spans]  # physical spans of the chunk's images
-    prev_mask = None
-    if frames and tracker is not None and tracker.frames and ids is not None:
+    prev_mask = frame_ids = None
+    n_frames = len(frames)
+    if tracker is not None and ids is not None:
         # heads hold different token sets of older frames: give them per head, with the chunk's earlier frames
         first = state._first_id
-        prev_mask = frame_membership(ids, tracker.frames + [(first + s, first + e) for s, e in state._spans[:-1]])
+        chunk_frames = [(first + s, first + e) for s, e in state._spans]
+        if frames and tracker.frames:
+            prev_mask = frame_membership(ids, tracker.frames + chunk_frames[:-1])
+        in_context = tracker.frames + chunk_frames
+        frame_ids = span_index(ids, torch.tensor(in_context, dtype=ids.dtype, device=ids.device).view(-1, 2))
+        n_frames = len(in_context)
     queries = window_queries(attn, hidden, kwargs["position_embeddings"], method.window, state.resolved.mrope_section)
     source = method.hidden_states_source
     hs = None  # (B, L, hidden): hidden states of the chunk only (the current frame is in the chunk)
@@ -204,7 +210,8 @@ def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, 
     n_seen = T if tracker is None else tracker.next_id - tracker.n_evicted
     idx = method.select(
         keys, queries, hidden_states=hs, frames=tuple(frames), layer_idx=layer_idx,
-        num_layers=len(state.resolved.layers), n_seen=n_seen, prev_frame_mask=prev_mask,
+        num_layers=len(state.resolved.layers), n_seen=n_seen, prev_frame_mask=prev_mask, frame_ids=frame_ids,
+        n_frames=n_frames,
     )  # (B, Hkv, k) sorted
     state.kept[layer_idx] = idx
     state.n_compressions += 1

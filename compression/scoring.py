@@ -28,6 +28,7 @@ __all__ = [
     "snapkv_scores",
     "group_mean",
     "span_mask",
+    "span_index",
     "frame_saliency",
     "temporal_basis",
     "temporal_residuals",
@@ -143,6 +144,19 @@ def span_mask(spans: torch.Tensor, length: int) -> torch.Tensor:
     pos = torch.arange(length, device=spans.device)  # (length,)
     inside = (pos[None, :] >= spans[:, :1]) & (pos[None, :] < spans[:, 1:])  # (F, length)
     return inside.any(dim=0)  # (length,)
+
+
+def span_index(values: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """Index of the half-open span holding each value, -1 outside every span (one ``bucketize``, no loop).
+
+    ``values`` int64 of any shape (positions or logical ids); ``spans`` (F, 2) int64, sorted and non-overlapping.
+    Returns int64 of ``values``' shape.
+    """
+    if spans.numel() == 0:
+        return torch.full_like(values, -1)
+    bounds = spans.to(values.dtype).flatten().contiguous()  # (2F,) s0, e0, s1, e1, ...
+    bucket = torch.bucketize(values, bounds, right=True)  # odd bucket 2f + 1 = inside [s_f, e_f)
+    return torch.where(bucket % 2 == 1, (bucket - 1) // 2, torch.full_like(bucket, -1))
 
 
 def frame_saliency(hidden_states: torch.Tensor, temperature: float, alpha: float) -> torch.Tensor:

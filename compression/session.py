@@ -145,7 +145,8 @@ class KVSession:
     frames_window : int, optional
         Incremental mode: most frames (image-pad runs) kept in context during a step, the new chunk's frames
         included; older frames are evicted before the chunk is prefilled. None keeps every frame. Ignored in
-        stateless mode (the caller renders its last K screenshots).
+        stateless mode (the caller renders its last K screenshots). A ``FullKV`` with ``max_tokens`` also evicts
+        the oldest frames until the cache plus the chunk fit in ``max_tokens`` entries (incremental mode only).
     mode : {"incremental", "stateless"}
     turn_closer_ids : sequence of int
         Tokens that close an assistant turn (e.g. ``[<|im_end|> id]``). When generation stops on a token outside
@@ -172,6 +173,9 @@ class KVSession:
         self.model = model
         self.resolved = resolve(model)  # UnsupportedModelError before any work
         self.method = method if method is not None else FullKV()
+        if mode == "stateless" and self._frame_cap() is not None:
+            raise ValueError("a full cache with max_tokens drops frames to fit, which needs mode='incremental' "
+                             "(a stateless prompt is rendered by the caller)")
         self.frames_window = frames_window
         self.mode: SessionMode = mode
         self.turn_closer_ids = tuple(int(t) for t in turn_closer_ids)
@@ -279,7 +283,7 @@ class KVSession:
         first_id = self.tracker.next_id
         spans = image_spans(chunk, self.resolved.image_token_id)
         new_frames = [_Frame(self._step, first_id + s, first_id + e) for s, e in spans]
-        n_ev_frames, n_ev_entries = self._evict_for(len(new_frames))
+        n_ev_frames, n_ev_entries = self._evict_for(len(new_frames), n)
         positions = chunk_positions(self.model, self.resolved, chunk, image_grid_thw, self.next_pos)
         if self.cache is None:
             self.cache = DynamicCache(config=self.model.config)
@@ -314,12 +318,31 @@ class KVSession:
         self.reset()
         self._step = step
 
-    def _evict_for(self, n_new_frames: int) -> tuple[int, int]:
-        """Evict the oldest frames so that at most ``frames_window`` are in context with the new ones."""
-        if self.mode != "incremental" or self.frames_window is None or self.cache is None:
+    def _frame_cap(self) -> int | None:
+        """``max_tokens`` of a method that keeps whole frames (FullKV): the cache fits it by dropping frames."""
+        cap = getattr(self.method, "max_tokens", None)
+        return None if self.method.compresses or cap is None else int(cap)
+
+    def _n_to_evict(self, n_new_frames: int, n_chunk: int) -> int:
+        """Old frames to drop: beyond ``frames_window`` with the new ones, then (``_frame_cap``) the oldest ones
+        until the cache and the ``n_chunk`` new tokens fit."""
+        n_drop = 0
+        if self.frames_window is not None:
+            n_drop = max(len(self._frames) - max(self.frames_window - n_new_frames, 0), 0)
+        cap = self._frame_cap()
+        if cap is not None and self.cache is not None:
+            held = self.cache.get_seq_length() - sum(f.end - f.start for f in self._frames[:n_drop])
+            while n_drop < len(self._frames) and held + n_chunk > cap:  # a full cache holds every frame entry
+                held -= self._frames[n_drop].end - self._frames[n_drop].start
+                n_drop += 1
+        return n_drop
+
+    def _evict_for(self, n_new_frames: int, n_chunk: int) -> tuple[int, int]:
+        """Evict the oldest frames so that at most ``frames_window`` are in context with the new ones (and a
+        capped full cache fits, see ``_n_to_evict``)."""
+        if self.mode != "incremental" or self.cache is None:
             return 0, 0
-        n_keep_old = max(self.frames_window - n_new_frames, 0)
-        n_drop = len(self._frames) - n_keep_old
+        n_drop = self._n_to_evict(n_new_frames, n_chunk)
         if n_drop <= 0:
             return 0, 0
         dropped, self._frames = self._frames[:n_drop], self._frames[n_drop:]

@@ -17,7 +17,7 @@ from tasks.errors import DatasetFormatError, MissingImageError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["eval_command", "merge_command", "resolve_out"]
+__all__ = ["eval_command", "merge_command", "resolve_out", "study_command"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -47,7 +47,8 @@ def eval_command(args: argparse.Namespace) -> int:
         launcher_shard = shard_from_env() if args.shard is None else None
         config = EvalConfig.build(
             benchmark=args.benchmark, data=args.data, images=args.images, model=args.model, methods=args.method,
-            budgets=args.budget, frames=args.frames, context=args.context,
+            budgets=args.budget, max_tokens=args.max_tokens, frames=args.frames, fidelity=args.fidelity or None,
+            context=args.context,
             instruction_level=args.instruction_level, max_new_tokens=args.max_new_tokens,
             min_pixels=args.min_pixels, max_pixels=args.max_pixels, limit=args.limit,
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,
@@ -89,6 +90,56 @@ def _client_options(args: argparse.Namespace) -> object | None:
         return ClientOptions(**given)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def study_command(args: argparse.Namespace) -> int:
+    """`python -m agent study synthdesk ...`: both sweeps, study.md and the README section (`eval.study`)."""
+    from eval.config import parse_budgets, parse_counts, parse_methods
+    from eval.study import StudyConfig, StudyError, run_study
+
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    try:
+        values: dict[str, object] = {}
+        for key in ("model", "seed", "limit", "jobs", "max_new_tokens", "max_tokens"):
+            if key in given:
+                values[key] = given[key]
+        if "out" in given:
+            values["out"] = Path(given["out"])
+        if "images" in given:
+            values["images"] = Path(given["images"])
+        if "method" in given:
+            values["methods"] = parse_methods(given["method"])
+        if "budget" in given:
+            values["budgets"] = parse_budgets(given["budget"])
+        if "history_method" in given:
+            values["history_methods"] = parse_methods(given["history_method"])
+        if "frames" in given:
+            values["history_frames"] = parse_counts(given["frames"], "--frames")
+        values["readme"] = None if args.no_readme else Path(given.get("readme", "README.md"))
+        values["command"] = _study_command_line(args)
+        section = run_study(StudyConfig(**values), show_progress=progress_enabled(args.quiet))  # type: ignore[arg-type]
+    except ConfigError as e:
+        return _error(str(e), EXIT_USAGE)
+    except StudyError as e:  # a shard process failed; what it wrote stays, a rerun resumes
+        return _error(str(e), EXIT_ERROR)
+    except KeyboardInterrupt as e:
+        print(f"{stop_reason(e)}; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(section)
+    return EXIT_OK
+
+
+def _study_command_line(args: argparse.Namespace) -> str:
+    """The study command as typed, from its flags (for the README section)."""
+    import shlex
+
+    words = ["python", "-m", "agent", "study", args.benchmark]
+    for key in ("model", "seed", "limit", "method", "budget", "history_method", "max_tokens", "frames", "max_new_tokens",
+                "jobs", "out", "images", "readme"):
+        value = getattr(args, key, None)
+        if value is not None:
+            words += ["--" + key.replace("_", "-"), str(value)]
+    return " ".join(shlex.quote(w) for w in words + (["--no-readme"] if args.no_readme else []))
 
 
 def merge_command(args: argparse.Namespace) -> int:

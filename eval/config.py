@@ -16,18 +16,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from eval.errors import ConfigError
+from eval.method_spec import METHOD_NAMES, parse_method, split_methods
+
 __all__ = [
     "BENCHMARKS", "ConfigError", "DEFAULT_MAX_PIXELS", "REFERENCE_FRAMES", "DEFAULT_MIN_PIXELS", "ENV_VARS", "EvalConfig",
     "MAX_NEW_TOKENS", "METHOD_NAMES", "RunKey", "SYNTHDESK_DIR", "SYNTHDESK_SIZE", "Shard", "default_out",
-    "parse_budgets", "parse_methods", "parse_shard", "shard_from_env",
+    "parse_budgets", "parse_counts", "parse_methods", "parse_shard", "shard_from_env",
 ]
 
 Benchmark = Literal["screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk"]
 BENCHMARKS: tuple[str, ...] = (
     "screenspot-v2", "screenspot-pro", "agentnetbench", "androidcontrol", "mind2web", "synthdesk",
 )
-#: The compression registry's names (`compression.METHODS`; kept here so the CLI validates without importing torch).
-METHOD_NAMES: tuple[str, ...] = ("full", "snapkv", "pyramidkv", "vlcache", "gui_kv")
 #: The reference's environment variables for (--data, --images), per benchmark (spec-benchmarks.md §1.1).
 ENV_VARS: dict[str, tuple[str, str]] = {
     "agentnetbench": ("AGENTNETBENCH_DATA", "AGENTNETBENCH_IMGS"),
@@ -55,10 +56,6 @@ REFERENCE_FRAMES = 5
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-class ConfigError(ValueError):
-    """The replay cannot run as configured; the message names the field, the value and what is allowed."""
-
-
 class Shard(BaseModel):
     """Shard `index` of `count` (0-based): the samples whose dataset position p has p % count == index."""
 
@@ -82,17 +79,28 @@ class Shard(BaseModel):
 
 
 class RunKey(BaseModel):
-    """One (method, budget) sweep point. `budget` is None for "full" (nothing is evicted, one run covers all)."""
+    """One sweep point: a method spec (`eval.method_spec`, canonical spelling) at a budget (percent) or a token cap,
+    with a screenshot count when the frames are swept. `budget` is None for "full" (nothing is evicted, one run
+    covers all budgets) and with `max_tokens`; `frames` is None when the config has a single value."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     method: str
     budget: float | None
+    max_tokens: int | None = None
+    frames: int | None = None
 
     @property
     def name(self) -> str:
-        """`gui_kv@10`, `snapkv@2.5`, or `full`."""
-        return self.method if self.budget is None else f"{self.method}@{self.budget:g}"
+        """`gui_kv@10`, `snapkv@2.5`, `full`, `gui_kv(alpha=0)@10`, `recency@512tok`, `full@512tok/f4`."""
+        size = "" if self.budget is None else f"@{self.budget:g}"
+        size = size if self.max_tokens is None else f"@{self.max_tokens}tok"
+        return self.method + size + ("" if self.frames is None else f"/f{self.frames}")
+
+    @property
+    def base_method(self) -> str:
+        """The registry name of the method (`gui_kv` for `gui_kv(alpha=0)`)."""
+        return parse_method(self.method).name
 
 
 class EvalConfig(BaseModel):
@@ -100,10 +108,15 @@ class EvalConfig(BaseModel):
 
     benchmark: registry name. data / images: annotation path and image root (absolute).
     model: alias, hub id, local path, `tiny`, `tiny-opencua` or `script:FILE`.
-    methods: compression methods (`compression.METHODS` names); budgets: percent of tokens kept, each in (0, 100].
-    frames: screenshots in context for AgentNetBench (the current one included), both families; default 5, the
-        reference's image_slots; synthdesk too. context: "incremental" or "stateless" (the reference's layout,
-        re-prefilled every step).
+    methods: compression method specs (`eval.method_spec`: a `compression.METHODS` name, optionally with options,
+        e.g. `gui_kv(alpha=0)`), canonical spelling. budgets: percent of tokens kept, each in (0, 100].
+    max_tokens: absolute caps on the cache (entries per KV head, in every layer) swept instead of `budgets` (which
+        is then empty); a full cache meets a cap by dropping its oldest screenshots (incremental context only).
+    frames: screenshots in context for AgentNetBench and synthdesk (the current one included), both families; default
+        (5,), the reference's image_slots; several values sweep the history length. context: "incremental" or
+        "stateless" (the reference's layout, re-prefilled every step).
+    fidelity: also score every sample teacher-forced on the full cache's replies (`eval.fidelity`): per reply token,
+        top-1 agreement and KL divergence of each run's next-token distribution against the full cache's.
     instruction_level: AndroidControl prompt, "high" (goal) or "low" (goal + step instruction).
     max_new_tokens: reply cap (default: the reference's per benchmark). min_pixels / max_pixels: smart_resize
         limits of the image sent. limit: only the first N samples of the dataset. shard: this process's shard.
@@ -123,7 +136,9 @@ class EvalConfig(BaseModel):
     model: str = Field(min_length=1)
     methods: tuple[str, ...] = ("gui_kv",)
     budgets: tuple[float, ...] = (10.0,)
-    frames: int = Field(REFERENCE_FRAMES, ge=1)
+    max_tokens: tuple[int, ...] | None = None
+    frames: tuple[int, ...] = (REFERENCE_FRAMES,)
+    fidelity: bool = False
     context: Literal["incremental", "stateless"] = "incremental"
     instruction_level: Literal["high", "low"] = "high"
     max_new_tokens: int = Field(ge=1)
@@ -141,18 +156,64 @@ class EvalConfig(BaseModel):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [m for m in v if m not in METHOD_NAMES]
-        if not v or unknown:
-            raise ValueError(f"methods={','.join(v)!r}: {unknown or 'none given'}; allowed: {', '.join(METHOD_NAMES)}")
-        return tuple(dict.fromkeys(v))
+        if not v:
+            raise ValueError(f"methods: none given; allowed: {', '.join(METHOD_NAMES)}")
+        try:
+            return tuple(dict.fromkeys(str(parse_method(m)) for m in v))
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("budgets")
     @classmethod
     def _budgets_in_range(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         bad = [b for b in v if not 0 < b <= 100]
-        if not v or bad:
+        if bad:
             raise ValueError(f"budgets={v!r}: each budget is a percent in (0, 100]")
         return tuple(dict.fromkeys(float(b) for b in v))
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _caps_positive(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and (not v or any(k < 1 for k in v)):
+            raise ValueError(f"max_tokens={v!r}: each cap is a number of cache entries >= 1")
+        return None if v is None else tuple(dict.fromkeys(int(k) for k in v))
+
+    @field_validator("frames", mode="before")
+    @classmethod
+    def _frames_tuple(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("frames")
+    @classmethod
+    def _frames_positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(f < 1 for f in v):
+            raise ValueError(f"frames={v!r}: each is a number of screenshots >= 1")
+        return tuple(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "EvalConfig":
+        if self.max_tokens is None and not self.budgets:
+            raise ValueError("budgets: none given; each budget is a percent in (0, 100]")
+        if self.max_tokens is not None and self.budgets:
+            raise ValueError(f"--budget {','.join(f'{b:g}' for b in self.budgets)} and --max-tokens "
+                             f"{','.join(map(str, self.max_tokens))} are alternatives: a run keeps a percent of the "
+                             "tokens seen or an absolute number of entries, not both")
+        if self.max_tokens is not None and self.context == "stateless" and any(
+                parse_method(m).name == "full" for m in self.methods):
+            raise ValueError("--method full with --max-tokens drops screenshots to fit the cap, which needs "
+                             "--context incremental")
+        return self
+
+    @model_validator(mode="after")
+    def _fidelity_needs_logits(self) -> "EvalConfig":
+        if self.fidelity and (self.endpoint is not None or self.model.startswith("script:")):
+            raise ValueError("--fidelity compares next-token distributions, so it needs a model loaded in this "
+                             "process (not --endpoint, not a script: model)")
+        return self
+
+    def frames_of(self, run: RunKey) -> int:
+        """Screenshots in context for `run`: its own when the frames are swept, else the config's."""
+        return run.frames if run.frames is not None else self.frames[0]
 
     @model_validator(mode="after")
     def _pixels(self) -> "EvalConfig":
@@ -194,11 +255,19 @@ class EvalConfig(BaseModel):
         return self
 
     def runs(self) -> list[RunKey]:
-        """The sweep, method by method and budget by budget; "full" runs once (budget None)."""
+        """The sweep: for each frames value (when several), method by method and budget by budget (or cap by
+        cap); "full" runs once per frames value unless capped (budget None)."""
         keys: list[RunKey] = []
-        for method in self.methods:
-            budgets: tuple[float | None, ...] = (None,) if method == "full" else self.budgets
-            keys.extend(RunKey(method=method, budget=b) for b in budgets)
+        swept: tuple[int | None, ...] = self.frames if len(self.frames) > 1 else (None,)
+        for frames in swept:
+            for method in self.methods:
+                if self.max_tokens is not None:
+                    keys.extend(RunKey(method=method, budget=None, max_tokens=k, frames=frames)
+                                for k in self.max_tokens)
+                elif parse_method(method).name == "full":
+                    keys.append(RunKey(method=method, budget=None, frames=frames))
+                else:
+                    keys.extend(RunKey(method=method, budget=b, frames=frames) for b in self.budgets)
         return keys
 
     @classmethod
@@ -236,6 +305,15 @@ class EvalConfig(BaseModel):
             values["methods"] = parse_methods(values["methods"])
         if isinstance(values.get("budgets"), str):
             values["budgets"] = parse_budgets(values["budgets"])
+        if isinstance(values.get("max_tokens"), str):
+            values["max_tokens"] = parse_counts(values["max_tokens"], "--max-tokens")
+        if isinstance(values.get("frames"), str):
+            values["frames"] = parse_counts(values["frames"], "--frames")
+        if values.get("max_tokens") is not None:
+            if "budgets" in values:
+                raise ConfigError(f"--budget and --max-tokens are alternatives: a run keeps a percent of the tokens "
+                                  "seen or an absolute number of entries, not both")
+            values["budgets"] = ()
         if isinstance(values.get("shard"), str):
             values["shard"] = parse_shard(values["shard"])
         values.setdefault("max_new_tokens", MAX_NEW_TOKENS[bench])
@@ -250,12 +328,23 @@ class EvalConfig(BaseModel):
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
-    """`"gui_kv,full"` -> ("gui_kv", "full"); ConfigError for an unknown or empty name."""
-    names = tuple(m.strip() for m in text.split(","))
-    unknown = [m for m in names if m not in METHOD_NAMES]
-    if not text.strip() or unknown:
-        raise ConfigError(f"--method {text!r}: unknown {unknown or 'empty'}; allowed: {', '.join(METHOD_NAMES)}")
-    return names
+    """`"gui_kv,full,gui_kv(alpha=0, temporal=false)"` -> ("gui_kv", "full", "gui_kv(alpha=0,temporal=false)")
+    (canonical specs, `eval.method_spec`); ConfigError for an unknown or empty name or bad syntax."""
+    return tuple(str(parse_method(m)) for m in split_methods(text))
+
+
+def parse_counts(text: str, flag: str) -> tuple[int, ...]:
+    """`"2,5,10"` -> (2, 5, 10) for `--frames` / `--max-tokens`; ConfigError unless each item is an int >= 1."""
+    out: list[int] = []
+    for item in text.split(","):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ConfigError(f"{flag} {text!r}: {item.strip()!r} is not a whole number; use e.g. 2,5,10") from None
+        if value < 1:
+            raise ConfigError(f"{flag} {text!r}: {value} must be >= 1")
+        out.append(value)
+    return tuple(out)
 
 
 def parse_budgets(text: str) -> tuple[float, ...]:

@@ -23,7 +23,8 @@ from eval.config import ConfigError, EvalConfig, RunKey
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CONFIG_FILE", "CallRecord", "RESULTS_FILE", "ResultRow", "ResultsFile", "StepResult", "check_config",
+    "CONFIG_FILE", "CallRecord", "FidelityRecord", "RESULTS_FILE", "ResultRow", "ResultsFile", "StepResult",
+    "check_config",
     "merge_rows", "read_config", "read_rows", "write_config",
 ]
 
@@ -59,6 +60,20 @@ class CallRecord(_Frozen):
     decode_s: float = 0.0
 
 
+class FidelityRecord(_Frozen):
+    """How close a run's model stays to the full cache's on one sample, teacher-forced (`eval.fidelity`).
+
+    tokens: reply tokens compared (every call of every step, the full cache's replies fed to both). top1_agreement:
+    the fraction of them where both next-token distributions have the same argmax. kl_mean / kl_max: mean and largest
+    KL(full || run) in nats over them. Full against itself is exactly 1, 0, 0.
+    """
+
+    tokens: int
+    top1_agreement: float
+    kl_mean: float
+    kl_max: float
+
+
 class StepResult(_Frozen):
     """One scored unit (a sample, or one AgentNetBench step): its calls, the parsed final reply (None when it did
     not parse), the parse error, and `score` = the `eval.metrics` record as JSON."""
@@ -73,10 +88,11 @@ class StepResult(_Frozen):
 class ResultRow(_Frozen):
     """One results.jsonl line: one sample under one run.
 
-    run: `RunKey.name`; method, budget: the run's. family: the model's grammar family ("uitars" / "opencua").
-    sample_id: the dataset's id; index: its position in the full dataset (order of the summaries).
-    status: "skipped" (missing image), "failed" (a step has no prediction) or "ok". steps: the scored units.
-    wall_s: seconds spent on the sample.
+    run: `RunKey.name`; method, budget, max_tokens, frames: the run's (frames None unless swept). family: the model's
+    grammar family ("uitars" / "opencua"). sample_id: the dataset's id; index: its position in the full dataset
+    (order of the summaries). status: "skipped" (missing image), "failed" (a step has no prediction) or "ok".
+    steps: the scored units. wall_s: seconds spent on the sample (the teacher-forced pass excluded).
+    fidelity: the sample's `FidelityRecord` with `--fidelity` (None otherwise, and for a skipped sample).
     """
 
     run: str
@@ -88,6 +104,9 @@ class ResultRow(_Frozen):
     status: Literal["ok", "failed", "skipped"]
     steps: tuple[StepResult, ...]
     wall_s: float = 0.0
+    max_tokens: int | None = None
+    frames: int | None = None
+    fidelity: FidelityRecord | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,13 +114,14 @@ class ResultRow(_Frozen):
 
     @classmethod
     def build(cls, run: RunKey, family: Literal["uitars", "opencua"], sample_id: str, index: int,
-              steps: list[StepResult], wall_s: float) -> "ResultRow":
+              steps: list[StepResult], wall_s: float, fidelity: FidelityRecord | None = None) -> "ResultRow":
         """A row whose status is derived from its steps' score records."""
         statuses = [s.score.get("status") for s in steps]
         status: Literal["ok", "failed", "skipped"] = ("skipped" if statuses and all(s == "skipped" for s in statuses)
                   else "failed" if "failed" in statuses else "ok")
         return cls(run=run.name, method=run.method, budget=run.budget, family=family, sample_id=sample_id, index=index,
-                   status=status, steps=tuple(steps), wall_s=wall_s)
+                   status=status, steps=tuple(steps), wall_s=wall_s, max_tokens=run.max_tokens, frames=run.frames,
+                   fidelity=fidelity)
 
 
 def write_config(directory: Path, config: EvalConfig) -> None:
@@ -129,6 +149,8 @@ _WIDENINGS: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "skip_missing": (lambda saved, now: now or not saved, "a resume may add --skip-missing, not drop it"),
     "methods": (lambda saved, now: set(saved) <= set(now), "a resume may add methods, not drop them"),
     "budgets": (lambda saved, now: set(saved) <= set(now), "a resume may add budgets, not drop them"),
+    "max_tokens": (lambda saved, now: saved is not None and now is not None and set(saved) <= set(now),
+                   "a resume may add --max-tokens caps, not drop them or switch between caps and budgets"),
 }
 
 

@@ -8,7 +8,10 @@
 * `summary.json` (`eval.summary.build_summary`) and `summary.md` (`eval.report.markdown_report`), rewritten at
   the end of every invocation from all the rows in the file.
 
-Order: run by run (`EvalConfig.runs()`), samples in dataset order. `--limit N` keeps the first N samples of the
+Order: run by run (`EvalConfig.runs()`), samples in dataset order. With `fidelity`, sample by sample instead: for each
+sample, first the teacher-forced pass of every pending run against one shared full-cache reference per frames value
+(`eval.fidelity`), then each run's own replay, whose row carries its fidelity record; so the full-cache logits of a
+sample are computed once and never stored. `--limit N` keeps the first N samples of the
 dataset, then `--shard I/N` keeps those whose position p has p % N == I. With `resume`, the (run, sample) pairs
 already in results.jsonl are skipped (a torn last line is cut off first). One process at a time writes `out`
 (`eval.lock`: a second one is refused with the first one's pid). With `concurrency` K > 1 (a served model or a
@@ -25,7 +28,7 @@ import functools
 import json
 import logging
 import os
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,16 +37,21 @@ from typing import Any
 
 import tasks
 from eval.config import ConfigError, EvalConfig, RunKey
+from eval.engines import Engines
+from eval.fidelity import FanOutEngine
+from eval.method_spec import build_method
 from eval.lock import check_not_written, write_lock
 from eval.plan import Completeness, Plan, read_plan, write_plan
+from eval.plots import write_plots
 from eval.metrics import ScoreRecord, score_skipped
 from eval.metrics import androidcontrol as androidcontrol_metrics
 from eval.metrics import mind2web as mind2web_metrics
 from eval.progress import Progress
-from eval.replay import ModelReplayEngine, ReplayEngine, ReplaySettings, ScriptReplayEngine, replay_sample
+from eval.replay import replay_sample
 from eval.report import markdown_report
 from eval.results import (
-    CONFIG_FILE, RESULTS_FILE, ResultRow, ResultsFile, StepResult, check_config, merge_rows, write_config,
+    CONFIG_FILE, RESULTS_FILE, FidelityRecord, ResultRow, ResultsFile, StepResult, check_config, merge_rows,
+    write_config,
 )
 from eval.summary import build_summary
 from tasks.schema import AgentNetEpisode, SkippedSample, SynthdeskTask
@@ -68,15 +76,29 @@ def run_eval(config: EvalConfig, out: str | Path, *, resume: bool = False, show_
     missing script; an endpoint that cannot be reached or does not serve the model), `tasks.DatasetFormatError`
     (bad annotations), `tasks.MissingImageError` (an image is missing and `config.skip_missing` is off),
     `agent.endpoint.EndpointError` (the endpoint stopped answering, or refused a request, during the replay). A model
-    that cannot be loaded (no weights) is a ConfigError too.
+    that cannot be loaded (no weights), and a budget that keeps no more than a method's window, are ConfigErrors too.
     """
     out = Path(out)
     _check_concurrency(config, concurrency)
+    _check_methods(config)
     dataset = tasks.load(config.benchmark, config.data, config.images, skip_missing=config.skip_missing,
                          **config.loader_options())
     with write_lock(out):
         _prepare(out, config, resume)
-        return _replay(config, out, dataset, show_progress, concurrency, client)
+        try:
+            return _replay(config, out, dataset, show_progress, concurrency, client)
+        except ValueError as e:
+            raise _as_config_error(e) from e
+
+
+def _as_config_error(error: ValueError) -> ValueError:
+    """A budget too small for the benchmark's prompts (`compression.CapacityError`) as a ConfigError with a way out;
+    any other error as it is. (compression is imported only where a model runs, hence the module lookup.)"""
+    errors = sys.modules.get("compression.errors")
+    if errors is None or not isinstance(error, errors.CapacityError):
+        return error
+    return ConfigError(f"{error}: the budget keeps no more than the protected window on these prompts; use a larger "
+                       "--budget or --max-tokens, or a smaller window, e.g. --method 'snapkv(window=2)'")
 
 
 def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_progress: bool,
@@ -95,10 +117,12 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
                 config.benchmark, len(mine), f"shard {config.shard}" if config.shard else "all", len(plan), total,
                 len(done), out)
     positions = _positions(config, ids) if config.model.startswith(_SCRIPT) else index
-    replay = _SampleReplay(_Engines(config, client), _GroundTruth(config), positions, index)
+    replay = _SampleReplay(Engines(config, client), _GroundTruth(config), positions, index)
     started, n_written = time.perf_counter(), 0
     with Progress(total, enabled=show_progress) as bar:
-        for run, todo in plan:
+        if config.fidelity:
+            n_written = _replay_by_sample(config, dataset, mine, done, replay, results, bar)
+        for run, todo in plan if not config.fidelity else []:
             if not todo:
                 continue
             bar.describe(run.name)
@@ -115,6 +139,34 @@ def _replay(config: EvalConfig, out: Path, dataset: tasks.Dataset[Any], show_pro
     return write_summary(out, config, results.rows, throughput=throughput)
 
 
+def _replay_by_sample(config: EvalConfig, dataset: tasks.Dataset[Any], mine: list[str], done: set[tuple[str, str]],
+                      replay: "_SampleReplay", results: ResultsFile, bar: Progress) -> int:
+    """The `fidelity` order (module docstring); returns the rows written."""
+    runs = config.runs()
+    todo = [sid for sid in mine if any((run.name, sid) not in done for run in runs)]
+    n_written = 0
+    for item in dataset.subset(todo):
+        pending = [run for run in runs if (run.name, item.sample_id) not in done]
+        bar.describe(f"{item.sample_id} fidelity")
+        fidelity = {} if isinstance(item, SkippedSample) else replay.fidelity(pending, item)
+        for run in pending:
+            bar.describe(f"{item.sample_id} {run.name}")
+            row = replay(run, item, fidelity.get(run.name))
+            results.append(row)
+            n_written += 1
+            bar.update()
+    return n_written
+
+
+def _check_methods(config: EvalConfig) -> None:
+    """Build every run's compression method once, so an unknown option or a bad value stops the replay before
+    anything loads (ConfigError)."""
+    if config.endpoint is not None:
+        return
+    for run in config.runs():
+        build_method(run.method, run.budget, run.max_tokens)
+
+
 def _check_concurrency(config: EvalConfig, concurrency: int) -> None:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency!r}: must be an int >= 1")
@@ -127,11 +179,11 @@ class _SampleReplay:
     """`replay(run, item)`: one dataset item (or `SkippedSample`) of `run` replayed and scored into its row, on the
     calling thread's engine."""
 
-    def __init__(self, engines: "_Engines", ground_truth: "_GroundTruth", positions: dict[str, int],
+    def __init__(self, engines: Engines, ground_truth: "_GroundTruth", positions: dict[str, int],
                  index: dict[str, int]) -> None:
         self.engines, self.ground_truth, self.positions, self.index = engines, ground_truth, positions, index
 
-    def __call__(self, run: RunKey, item: Any) -> ResultRow:
+    def __call__(self, run: RunKey, item: Any, fidelity: FidelityRecord | None = None) -> ResultRow:
         started = time.perf_counter()
         engine, settings = self.engines.get(run)
         if isinstance(item, SkippedSample):
@@ -139,7 +191,19 @@ class _SampleReplay:
         else:
             steps = replay_sample(item, engine, settings, self.positions[item.sample_id])
         return ResultRow.build(run, engine.family, item.sample_id, self.index[item.sample_id], steps,
-                               time.perf_counter() - started)
+                               time.perf_counter() - started, fidelity=fidelity)
+
+    def fidelity(self, runs: list[RunKey], item: Any) -> dict[str, FidelityRecord | None]:
+        """Each run's fidelity on `item`: one shared full-cache reference per frames value (`eval.fidelity`)."""
+        records: dict[str, FidelityRecord | None] = {}
+        for frames in dict.fromkeys(self.engines.config.frames_of(run) for run in runs):
+            group = [run for run in runs if self.engines.config.frames_of(run) == frames]
+            forced = {run.name: self.engines.chat(run) for run in group}
+            fan_out = FanOutEngine(self.engines.reference(frames), forced)
+            _, settings = self.engines.get(group[0])
+            replay_sample(item, fan_out, settings, self.positions[item.sample_id])
+            records.update(fan_out.records())
+        return records
 
 
 def _in_flight(items: Iterable[Any], work: Callable[[Any], ResultRow], k: int) -> Iterator[ResultRow]:
@@ -227,6 +291,9 @@ def write_summary(out: Path, config: EvalConfig, rows: list[ResultRow], partial:
     summary = build_summary(config, rows, partial=partial)
     if throughput is not None:
         summary["throughput"] = throughput
+    plots = write_plots(out, summary)
+    if plots is not None:
+        summary["plots"] = plots
     _write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     _write_text(out / REPORT_FILE, markdown_report(summary))
     return summary
@@ -288,85 +355,3 @@ class _GroundTruth:
             meta = tasks.load(c.benchmark, c.data, c.images, check_images=False)
             self._samples = {s.sample_id: s for s in meta}
         return self._samples[sample_id]
-
-
-class _Engines:
-    """Builds the engine of each run, one per thread (replays in flight never share a conversation); the model is
-    loaded (or the endpoint checked) once, on first use."""
-
-    def __init__(self, config: EvalConfig, client: Any = None) -> None:
-        self.config, self.client_options = config, client
-        self._bundle: Any = None
-        self._client: Any = None
-        self._lock = threading.Lock()
-        self._local = threading.local()
-
-    def get(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
-        """This thread's engine for `run` (built on first use)."""
-        cache: dict[str, tuple[ReplayEngine, ReplaySettings]] = self._local.__dict__.setdefault("engines", {})
-        if run.name not in cache:
-            cache[run.name] = self._build(run)
-        return cache[run.name]
-
-    def _build(self, run: RunKey) -> tuple[ReplayEngine, ReplaySettings]:
-        c = self.config
-        if c.model.startswith(_SCRIPT):
-            from agent.models.script import ScriptPolicy
-
-            try:
-                script = ScriptPolicy.from_spec(c.model)
-            except (FileNotFoundError, ValueError) as e:
-                raise ConfigError(f"--model {c.model!r}: {e}") from None
-            engine: ReplayEngine = ScriptReplayEngine(script.replies, script.family, c.context)
-        elif c.endpoint is not None:
-            from agent.endpoint import EndpointEngine
-
-            engine = ModelReplayEngine(EndpointEngine(self._endpoint(), c.family or "uitars", frames=c.frames,
-                                                      max_new_tokens=c.max_new_tokens))
-        else:
-            from agent.engine import ChatEngine
-
-            chat = ChatEngine(self._loaded(), method=run.method, budget=run.budget, frames=c.frames,
-                              context=c.context, max_new_tokens=c.max_new_tokens)
-            engine = ModelReplayEngine(chat)
-        return engine, ReplaySettings(frames=c.frames, instruction_level=c.instruction_level,
-                                      min_pixels=c.min_pixels, max_pixels=c.max_pixels)
-
-    def _loaded(self) -> Any:
-        c = self.config
-        with self._lock:
-            if self._bundle is None:
-                from agent.models.loading import ModelUnavailableError, RemoteCodeRequiredError, load
-                from agent.models.opencua import CheckpointKeyError
-
-                try:
-                    self._bundle = load(c.model, device=_device(), trust_remote_code=c.trust_remote_code,
-                                        trust_remote_tokenizer=c.trust_remote_tokenizer)
-                except (ModelUnavailableError, FileNotFoundError, RemoteCodeRequiredError, CheckpointKeyError) as e:
-                    raise ConfigError(f"--model {c.model!r}: {e}") from e
-            return self._bundle
-
-    def _endpoint(self) -> Any:
-        """The endpoint client, after checking (once) that the endpoint serves the model."""
-        c = self.config
-        with self._lock:
-            if self._client is None:
-                from agent.endpoint import EndpointClient, EndpointError
-
-                try:
-                    client = EndpointClient(c.endpoint or "", c.model, self.client_options)
-                    client.check_model(c.family or "uitars")
-                except (ValueError, EndpointError) as e:
-                    raise ConfigError(f"--endpoint {c.endpoint}: {e}") from e
-                self._client = client
-            return self._client
-
-
-def _device() -> str | None:
-    """`cuda:<LOCAL_RANK>` under a multi-process launcher with CUDA, else None (automatic)."""
-    local = os.environ.get("LOCAL_RANK")
-    if local is None:
-        return None
-    import torch
-
-    return f"cuda:{int(local)}" if torch.cuda.is_available() else None

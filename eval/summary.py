@@ -4,7 +4,11 @@
 Costs per run (over all model calls): prompt tokens prefilled, tokens generated, KV-cache entries kept per KV head
 (mean over calls of the mean over layers, and per layer), KV bytes, decode FLOPs (`eval.flops`) in total, per call
 and per decode forward, and wall-clock seconds. When a "full" run is present, `decode_flops_per_token_vs_full` is
-each run's per-token decode FLOPs over full's (0.611 = 38.9% fewer decoding FLOPs).
+each run's per-token decode FLOPs over full's (0.611 = 38.9% fewer decoding FLOPs), full with the same screenshots in
+context when the frames are swept. Each run block names its method spec, budget or token cap, and frames.
+
+With `--fidelity`, each run's `fidelity` block averages its rows' `FidelityRecord`s over the samples that have one:
+`top1_agreement` and `kl_mean` (each sample counts once), `kl_max` (the largest), `tokens` and `samples`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from eval.config import EvalConfig, RunKey
 from eval.metrics import summarize
 from eval.results import CallRecord, ResultRow
 
-__all__ = ["MAIN_METRIC", "build_summary", "cost_summary", "main_metric"]
+__all__ = ["MAIN_METRIC", "build_summary", "cost_summary", "fidelity_summary", "main_metric"]
 
 #: The headline metric of each benchmark: its path inside a variant block of `eval.metrics.summarize`.
 MAIN_METRIC: dict[str, tuple[str, ...]] = {
@@ -66,12 +70,25 @@ def cost_summary(calls: list[CallRecord]) -> dict[str, Any]:
     }
 
 
-def _run_block(benchmark: str, run: RunKey, rows: list[ResultRow]) -> dict[str, Any]:
+def fidelity_summary(rows: list[ResultRow]) -> dict[str, Any] | None:
+    """The fidelity block of a run (module docstring); None when no row has a record."""
+    records = [r.fidelity for r in rows if r.fidelity is not None]
+    if not records:
+        return None
+    return {
+        "samples": len(records), "tokens": sum(f.tokens for f in records),
+        "top1_agreement": _mean([f.top1_agreement for f in records]),
+        "kl_mean": _mean([f.kl_mean for f in records]), "kl_max": max(f.kl_max for f in records),
+    }
+
+
+def _run_block(benchmark: str, run: RunKey, frames: int, rows: list[ResultRow]) -> dict[str, Any]:
     rows = sorted(rows, key=lambda r: r.index)  # dataset order (AndroidControl compat needs it)
     scores = [step.score for row in rows for step in row.steps]
     calls = [call for row in rows for step in row.steps for call in step.calls]
     return {
-        "run": run.name, "method": run.method, "budget": run.budget, "samples": len(rows),
+        "run": run.name, "method": run.method, "budget": run.budget, "max_tokens": run.max_tokens,
+        "frames": frames, "samples": len(rows), "fidelity": fidelity_summary(rows),
         "statuses": {s: sum(r.status == s for r in rows) for s in ("ok", "failed", "skipped")},
         "metrics": summarize(benchmark, scores),
         "cost": cost_summary(calls),
@@ -87,9 +104,11 @@ def build_summary(config: EvalConfig, rows: list[ResultRow], partial: dict[str, 
     for run in config.runs():
         mine = [r for r in rows if r.run == run.name]
         if mine:
-            runs.append(_run_block(config.benchmark, run, mine))
-    full = next((r for r in runs if r["method"] == "full"), None)
-    for block in runs:
+            runs.append(_run_block(config.benchmark, run, config.frames_of(run), mine))
+    fulls = [r for r in runs if r["method"] == "full"]
+    for block in runs:  # against the full cache of the same history length (uncapped first)
+        same = sorted((r for r in fulls if r["frames"] == block["frames"]), key=lambda r: r["max_tokens"] is not None)
+        full = same[0] if same else (fulls[0] if fulls else None)
         base = full["cost"]["decode_flops_per_token"] if full else 0.0
         ours = block["cost"]["decode_flops_per_token"]
         block["cost"]["decode_flops_per_token_vs_full"] = ours / base if base else None

@@ -60,7 +60,7 @@ class ServeConfig(BaseModel):
 
     model: str = Field(min_length=1)
     served_model_name: str | None = None
-    method: Literal["full", "snapkv", "pyramidkv", "vlcache", "gui_kv"] = "gui_kv"
+    method: Literal["full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv"] = "gui_kv"
     budget: float = Field(10.0, gt=0, le=100)
     frames: int | None = Field(None, ge=1)
     context: Literal["incremental", "stateless"] = "incremental"

@@ -6,15 +6,19 @@ from compression.base import CompressionMethod
 from compression.methods.full import FullKV
 from compression.methods.gui_kv import GUIKV
 from compression.methods.pyramidkv import PyramidKV
+from compression.methods.random import RandomKV
+from compression.methods.recency import RecencyKV
 from compression.methods.snapkv import SnapKV
 from compression.methods.vlcache import VLCache
 
 METHODS: Dict[str, Type[CompressionMethod]] = {
     "full": FullKV,
+    "random": RandomKV,
+    "recency": RecencyKV,
     "snapkv": SnapKV,
     "pyramidkv": PyramidKV,
     "vlcache": VLCache,
     "gui_kv": GUIKV,
 }
 
-__all__ = ["METHODS", "FullKV", "SnapKV", "PyramidKV", "VLCache", "GUIKV"]
+__all__ = ["METHODS", "FullKV", "RandomKV", "RecencyKV", "SnapKV", "PyramidKV", "VLCache", "GUIKV"]

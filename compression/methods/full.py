@@ -20,6 +20,10 @@ class FullKV(CompressionMethod):
     ----------
     budget : float, default 100.0
         Fixed at 100 in spirit; ``capacity`` always returns ``n_seen``.
+    max_tokens : int or None, default None
+        With ``budget=None``: a cap on the cache that a full cache can only meet by dropping whole screenshots. An
+        incremental ``KVSession`` evicts the oldest frames before each chunk until the cache plus the chunk fit in
+        ``max_tokens`` entries (when the chunk alone is larger, only the chunk's own frames stay).
     """
 
     budget: Optional[float] = 100.0
@@ -39,6 +43,8 @@ class FullKV(CompressionMethod):
         num_layers: int = 1,
         n_seen: Optional[int] = None,
         prev_frame_mask: Optional[torch.Tensor] = None,
+        frame_ids: Optional[torch.Tensor] = None,
+        n_frames: Optional[int] = None,
     ) -> torch.Tensor:
         """Every position for every head: (B, Hkv, T) for "kv", (B, H, T) for "query"."""
         return self._all_positions(keys, queries)

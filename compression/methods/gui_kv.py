@@ -56,6 +56,8 @@ class GUIKV(SnapKV):
     saliency_source : {"attention_input", "residual"}, default "attention_input"
         Which hidden states the hooks pass: the attention input (post-RMSNorm, the reference) or the
         residual stream (the paper's wording).
+    temporal : bool, default True
+        Step 3 on or off (the temporal ablation). The saliency ablation is ``alpha=0``, which adds exactly 0.
     """
 
     alpha: float = 2.0
@@ -63,6 +65,7 @@ class GUIKV(SnapKV):
     rank: int = 32
     temporal_basis: Literal["first", "principal"] = "first"
     saliency_source: Literal["attention_input", "residual"] = "attention_input"
+    temporal: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -74,6 +77,8 @@ class GUIKV(SnapKV):
             raise ValueError(f"temporal_basis must be one of {_BASES}, got temporal_basis={self.temporal_basis!r}")
         if self.saliency_source not in _SOURCES:
             raise ValueError(f"saliency_source must be one of {_SOURCES}, got saliency_source={self.saliency_source!r}")
+        if not isinstance(self.temporal, bool):
+            raise ValueError(f"temporal must be a bool, got temporal={self.temporal!r}")
 
     @property
     def hidden_states_source(self) -> HiddenStatesSource:
@@ -84,7 +89,7 @@ class GUIKV(SnapKV):
         if not layer.frames:
             return scores
         scores = self._add_saliency(scores, layer)
-        return self._zero_redundant(scores, layer)
+        return self._zero_redundant(scores, layer) if self.temporal else scores
 
     def _add_saliency(self, scores: torch.Tensor, layer: LayerInputs) -> torch.Tensor:
         hidden = layer.hidden_states

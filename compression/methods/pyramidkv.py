@@ -22,7 +22,8 @@ class PyramidKV(SnapKV):
       and ``min = 2 (C - W) - max``; ``step = (max - min) // (L - 1)``; layer ``l`` keeps
       ``max - l * step`` scored entries plus the ``W`` window.
 
-    With ``num_layers == 1`` the capacity is uniform. Layer capacities average to about ``C``.
+    With ``num_layers == 1`` the capacity is uniform. Layer capacities average to about ``C``. With ``max_tokens``
+    (``C = max_tokens``) every layer is clamped at ``max_tokens``, so the pyramid keeps its lower layers' share only.
 
     Parameters
     ----------
@@ -41,11 +42,11 @@ class PyramidKV(SnapKV):
         c = self.base_capacity(n_seen)
         w = self.window
         if num_layers <= 1 or c <= w or n_seen < 2 * (c - w):
-            return c
+            return c  # never above max_tokens: base_capacity honours it
         min_num = (c - w) // self.beta
         max_num = 2 * (c - w) - min_num
         if max_num >= n_seen - w:
             max_num = n_seen - w
             min_num = 2 * (c - w) - max_num
         step = (max_num - min_num) // (num_layers - 1)
-        return min(max_num - layer_idx * step + w, n_seen)
+        return self._capped(min(max_num - layer_idx * step + w, n_seen))

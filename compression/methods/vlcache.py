@@ -44,7 +44,7 @@ class VLCache(ScoredMethod):
       queries and the protected positions are the last ``window`` tokens (raise ``window`` to get closer).
     * Layers whose budget is at most ``window`` keep ``window + 1`` entries (the reference shrinks its window).
     * Layer budgets above ``n_seen`` are capped at ``n_seen`` (the reference's ``topk`` fails there), and
-      ``budget=100`` keeps everything in every layer.
+      ``budget=100`` keeps everything in every layer. With ``max_tokens`` every layer is clamped at it.
 
     Parameters
     ----------
@@ -88,7 +88,7 @@ class VLCache(ScoredMethod):
         density = 1.0 - torch.tensor(self.layer_sparsity, dtype=torch.float32)  # (L,)
         betas = torch.clamp(density / density.sum(), min=0.001, max=1.0)  # (L,)
         layer_budget = int((c * num_layers * betas[layer_idx]).int())
-        return min(max(layer_budget, self.window + 1), n_seen)
+        return self._capped(min(max(layer_budget, self.window + 1), n_seen))
 
     def measure_sparsity(self, keys: torch.Tensor, queries: torch.Tensor, frames: Frames = ()) -> torch.Tensor:
         """``gamma`` of one layer: (B,) fraction of causal post-vision window attention ``<= sparsity_threshold``.

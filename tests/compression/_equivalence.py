@@ -36,12 +36,16 @@ METHOD_CASES = (
     ("vlcache", {"budget": 40.0, "layer_sparsity": (0.3, 0.6, 0.9)}),
     ("gui_kv", {"budget": 40.0}),
     ("gui_kv", {"budget": 40.0, "saliency_source": "residual"}),
+    ("gui_kv", {"budget": 40.0, "alpha": 0.0, "temporal": False}),
+    ("random", {"budget": 40.0}),
+    ("recency", {"budget": 40.0}),
 )
 
 
 def case_id(case: tuple[str, dict]) -> str:
     name, kwargs = case
-    return name + ("-residual" if kwargs.get("saliency_source") == "residual" else "")
+    return name + ("-residual" if kwargs.get("saliency_source") == "residual" else "") + (
+        "-ablated" if kwargs.get("temporal") is False else "")
 
 
 @lru_cache(maxsize=None)

@@ -59,7 +59,7 @@ def test_missing_data_path_names_the_variable(tmp_path: Path, monkeypatch: pytes
     (["--budget", "0"], "--budget '0': 0 is outside (0, 100]"),
     (["--budget", "10,abc"], "--budget '10,abc': 'abc' is not a number"),
     (["--budget", "150"], "150 is outside (0, 100]"),
-    (["--method", "gui_kv,h2o"], "--method 'gui_kv,h2o': unknown ['h2o']"),
+    (["--method", "gui_kv,h2o"], "--method 'h2o': unknown method 'h2o'; allowed: full, random, recency,"),
     (["--limit", "0"], "limit: Input should be greater than or equal to 1"),
     (["--max-new-tokens", "0"], "max_new_tokens"),
     (["--min-pixels", "20000", "--max-pixels", "10000"],

@@ -1,0 +1,63 @@
+"""`python -m agent study synthdesk`: the whole study end to end on the tiny random model with a very small sweep (two
+shard processes per sweep, merged), the generated README section between its markers, and resuming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from eval.study import SECTION_BEGIN, SECTION_END, StudyConfig, update_readme
+
+
+def test_update_readme_replaces_between_the_markers_or_appends(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{SECTION_BEGIN}\nold\n{SECTION_END}\n\n## after\n")
+    update_readme(readme, f"{SECTION_BEGIN}\nnew\n{SECTION_END}")
+    assert readme.read_text() == f"# title\n\n{SECTION_BEGIN}\nnew\n{SECTION_END}\n\n## after\n"
+    bare = tmp_path / "BARE.md"
+    bare.write_text("# title\n")
+    update_readme(bare, f"{SECTION_BEGIN}\nnew\n{SECTION_END}")
+    assert bare.read_text() == f"# title\n\n{SECTION_BEGIN}\nnew\n{SECTION_END}\n"
+
+
+def test_default_study_sweeps_every_method_with_fidelity_and_the_history_at_one_cap() -> None:
+    sweeps = StudyConfig().sweeps()
+    budget, history = sweeps["budget"], sweeps["history"]
+    assert budget.fidelity and budget.model == "gui-tiny" and budget.benchmark == "synthdesk"
+    assert {"full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv", "gui_kv(alpha=0)",
+            "gui_kv(temporal=false)"} == set(budget.methods)
+    assert history.max_tokens == (512,) and history.frames == (1, 2, 4, 6) and not history.fidelity
+
+
+def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# project\n\n{SECTION_BEGIN}\nnot run yet\n{SECTION_END}\n\n## next\n")
+    argv = ["study", "synthdesk", "--model", "tiny", "--limit", "2", "--seed", "5", "--method", "full,recency",
+            "--budget", "30,60", "--history-method", "full,random", "--max-tokens", "600", "--frames", "1,2",
+            "--max-new-tokens", "3", "--jobs", "2", "--out", str(tmp_path / "study"), "--images",
+            str(tmp_path / "img"), "--readme", str(readme), "-q"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    text = readme.read_text()
+    assert text.startswith("# project\n\n" + SECTION_BEGIN) and text.endswith(SECTION_END + "\n\n## next\n")
+    assert "not run yet" not in text and printed.strip() in text
+    assert "### Compression on synthdesk" in text and "replays 2 held-out synthdesk tasks (seed 5" in text
+    assert "it took **" in text and " min** (budget sweep " in text
+    assert "| method | 30% | 60% |" in text and "| recency |" in text
+    assert "![step accuracy against budget, one line per method](docs/study/synthdesk-accuracy-vs-budget.png)" in text
+    assert (tmp_path / "docs/study/synthdesk-accuracy-vs-budget.png").stat().st_size > 1000
+    assert "at 600 tok per KV head" in text and "| method | 1 | 2 |" in text and "Findings" in text
+    budget = json.loads((tmp_path / "study/budget/summary.json").read_text())
+    assert [r["run"] for r in budget["runs"]] == ["full", "recency@30", "recency@60"]
+    assert all(r["fidelity"]["samples"] == 2 for r in budget["runs"])
+    history = json.loads((tmp_path / "study/history/summary.json").read_text())
+    assert len(history["runs"]) == 4 and {r["frames"] for r in history["runs"]} == {1, 2}
+    assert (tmp_path / "study/study.md").read_text().startswith(SECTION_BEGIN)
+    rows = (tmp_path / "study/budget/results.jsonl").read_text()
+    assert main(argv) == 0  # a rerun resumes: nothing is replayed again, the same rows are merged
+    assert (tmp_path / "study/budget/results.jsonl").read_text().count("\n") == rows.count("\n") == 6
