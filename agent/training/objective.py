@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compression.models import chunk_positions, resolve
+
 from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, Example
 
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
@@ -48,16 +50,27 @@ class Batch:
     examples: list[Example]
 
 
-def collate(examples: list[Example], pad_id: int) -> Batch:
+def collate(examples: list[Example], pad_id: int, model: nn.Module) -> Batch:
+    """Right-pad ``examples`` into one batch for ``model``.
+
+    The mRoPE positions are explicit and come from `compression.models.chunk_positions`, the function the live
+    `KVSession` uses: the model is trained on exactly the positions it runs with. (Left to the model, transformers
+    >= 5.2x gives image tokens 1-D text positions unless ``mm_token_type_ids`` is passed, while 5.2 derives 3-D ones
+    from the ids: a model trained one way answers gibberish when run the other way.)
+    """
     L = max(e.input_ids.numel() for e in examples)
     B = len(examples)
+    resolved = resolve(model)
     ids = torch.full((B, L), pad_id, dtype=torch.long)
     mask = torch.zeros((B, L), dtype=torch.long)
     labels = torch.full((B, L), -100, dtype=torch.long)
+    positions = torch.zeros((3, B, L), dtype=torch.long)  # padding keeps position 0: it is masked out
     for b, e in enumerate(examples):
         n = e.input_ids.numel()
         ids[b, :n], mask[b, :n], labels[b, :n] = e.input_ids, 1, e.labels
-    inputs = dict(input_ids=ids, attention_mask=mask, pixel_values=torch.cat([e.pixel_values for e in examples]),
+        positions[:, b, :n] = chunk_positions(model, resolved, e.input_ids[None], e.image_grid_thw, 0)[:, 0]
+    inputs = dict(input_ids=ids, attention_mask=mask, position_ids=positions,
+                  pixel_values=torch.cat([e.pixel_values for e in examples]),
                   image_grid_thw=torch.cat([e.image_grid_thw for e in examples]))
     return Batch(inputs, labels, examples)
 

@@ -138,7 +138,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         t0 = time.perf_counter() - (state["elapsed_s"] if start else 0.0)
         try:
             for step in range(start, cfg.steps):
-                batch = collate(_draw(cfg, step, bundle.processor), pad_id)
+                batch = collate(_draw(cfg, step, bundle.processor), pad_id, model)
                 for group in optim.param_groups:
                     group["lr"] = _lr(cfg, step)
                 loss, stats = compute_losses(model, heads, tap, batch, section)

@@ -8,7 +8,11 @@ import random
 import pytest
 import torch
 
+from agent import prompts
+from agent.context import Transcript
+from agent.engine import ChatEngine
 from agent.training.examples import CELL_CLASSES, encode_episode
+from agent.training.objective import collate
 from agent.training.gui_tiny import GUI_TINY_MAX_PIXELS, build_gui_tiny
 from agent.training.run import CURVE_COLUMNS, TrainConfig, train
 from tasks.synthdesk import training as synthdesk
@@ -116,3 +120,25 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
         rows = list(csv.reader(open(out / "curve.csv")))
         assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
         assert (out / "curve.png").stat().st_size > 0
+
+
+def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny):
+    """The training forward's logits on a reply equal the live engine's teacher-forced logits on the same reply, for
+    an example that is right-padded in its batch too. (Trained with positions other than the session's, a model
+    answers gibberish at run time while its training accuracy looks fine.)"""
+    grounding = synthdesk.episode(random.Random(7), "grounding")
+    longer = synthdesk.episode(random.Random(7), "episode")
+    examples = [encode_episode(ep, gui_tiny.processor) for ep in (longer, grounding)]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, gui_tiny.model)
+    assert batch.inputs["input_ids"].shape[1] > examples[1].input_ids.numel()  # the grounding example is padded
+    with torch.no_grad():
+        logits = gui_tiny.model.eval()(**batch.inputs, use_cache=False).logits[1]  # (L, V)
+    labelled = (examples[1].labels != -100).nonzero().flatten()
+    start, end = int(labelled[0]), int(labelled[-1]) + 1  # the reply and its <|im_end|>
+    transcript = Transcript(prompt=prompts.synthdesk_task_prompt(grounding.instruction), frames=5,
+                            mode="incremental", system=prompts.synthdesk_system_prompt())
+    transcript.observe(grounding.frames[0])
+    engine = ChatEngine(gui_tiny, method="full", budget=None, context="incremental")
+    reply = engine.reply(transcript.messages(), forced=examples[1].input_ids[start:end].tolist(), keep_logits=True)
+    assert reply.extra["raw"] == grounding.targets[0].reply
+    torch.testing.assert_close(reply.extra["logits"].float(), logits[start - 1:end - 1], atol=2e-4, rtol=1e-4)
