@@ -10,7 +10,10 @@ Dense targets (training aids only; the shipped model answers through `generate` 
   column, and for the cells of a "Code NNN" notice the three digits;
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
   tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
-  showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice.
+  showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice;
+* copy pointers: the reply positions that spell a word of the Thought which the task's instruction names (the
+  target, "Music" in "click Music") attend, with another head, to that word in the instruction. Spelling the
+  target's name is what the coordinates are then found from; without it the model learns a frequent word instead.
 
 Shape letters: L tokens of the example, C cells (image tokens) of all its screens.
 """
@@ -38,6 +41,8 @@ _CODE = re.compile(r"Code (\d{3})")
 MAX_ROWS, MAX_COLS = 13, 18
 _COORDS = re.compile(r"start_box='\((\d+),(\d+)\)'")
 _TYPED = re.compile(r"content='([^']*)'")
+_WORD = re.compile(r"[A-Za-z]+")
+COPY_HEAD = 2  # a query head on the other KV head than the coordinate pointer's head 0
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,9 @@ class Pointer:
     positions of image tokens). layer: "last" or "hop" (the layer before the last)."""
 
     queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit
-    keys: torch.Tensor  # (nk,) int64 positions of the image tokens to attend to
+    keys: torch.Tensor  # (nk,) int64 positions of the tokens to attend to
     layer: str
+    head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,7 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
                 pointers.append(Pointer(queries, notice, "hop"))
         elif target.action_type == "type" and target.memory and notice is not None:
             pointers.append(Pointer(_digit_queries(target.reply, _TYPED, start), notice, "last"))
+    pointers += _copy_pointers(ids, tokenizer, episode.instruction, reply_starts, episode.targets)
     return Example(
         input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
         cell_pos=cell_pos, cell_class=torch.tensor(classes), cell_row=torch.tensor(rows),
@@ -179,6 +186,34 @@ def _notice_keys(episode: TrainEpisode, cell_pos: torch.Tensor, offsets: list[in
         if cells:
             return cell_pos[[offsets[f] + i for i in cells]]
     return None
+
+
+def _copy_pointers(ids: torch.Tensor, tokenizer, instruction: str, reply_starts: list[int],
+                   targets) -> list[Pointer]:
+    """Copy pointers (module docstring): each word of a reply's Thought line that the instruction names."""
+    encoded = tokenizer.encode(instruction, add_special_tokens=False)
+    if len(encoded) != len(instruction):
+        raise ValueError(f"instruction {instruction!r} is not one token per character")
+    at = _find(ids, torch.tensor(encoded))
+    words = {m.group(): m.start() for m in _WORD.finditer(instruction)}
+    out = []
+    for start, target in zip(reply_starts, targets):
+        thought = target.reply.split("\n", 1)[0]
+        for m in list(_WORD.finditer(thought))[2:]:  # after "Thought" and the verb
+            if m.group() in words:
+                keys = torch.arange(at + words[m.group()], at + words[m.group()] + len(m.group()))
+                queries = torch.arange(start + m.start() - 1, start + m.end() - 1)
+                out.append(Pointer(queries, keys, "last", COPY_HEAD))
+    return out
+
+
+def _find(ids: torch.Tensor, part: torch.Tensor) -> int:
+    """The first position of ``part`` in ``ids``."""
+    windows = ids.unfold(0, part.numel(), 1)  # (L - n + 1, n)
+    hits = (windows == part).all(-1).nonzero()
+    if hits.numel() == 0:
+        raise ValueError("the instruction's tokens are not in the example")
+    return int(hits[0])
 
 
 def _digit_queries(reply: str, pattern: re.Pattern, start: int) -> torch.Tensor:

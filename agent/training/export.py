@@ -184,7 +184,9 @@ python -m agent eval synthdesk --model gui-tiny --limit 30
 ```
 
 Plain transformers: `Qwen2_5_VLForConditionalGeneration.from_pretrained(dir)`, `AutoTokenizer.from_pretrained(dir)`
-and the Qwen2-VL image processor (PIL backend) read this directory. Screens at most 504x364 pixels
+and the Qwen2-VL image processor (PIL backend) read this directory. Pass the model every output of the processor:
+on transformers 5.24 its `mm_token_type_ids` is what gives image tokens their 3-D mRoPE positions (the ones the model
+was trained with); without it they get 1-D text positions and the replies are gibberish. Screens at most 504x364 pixels
 (`max_pixels` {GUI_TINY_MAX_PIXELS}) reach the model unchanged, one image token per 28x28 cell.
 
 Files: `{WEIGHTS_FILE}` in float32 ({weights_bytes / 1e6:.1f} MB): the dtype it was trained and runs in on CPU, so its

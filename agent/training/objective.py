@@ -6,7 +6,9 @@
   first layers to read labels and to carry absolute positions, which the sparse reply loss alone does not;
 * point: query head 0 of the last layer (and of the one before it for memory hops), at the reply tokens that are
   coordinate digits, should attend to the target's cells: ``-log sum_{k in target} softmax(q.k)``. It trains the
-  copy of the target's position into the reply directly.
+  copy of the target's position into the reply directly. Query head ``COPY_HEAD`` of the last layer, at the reply
+  tokens that spell the instruction's target word, should attend to that word in the instruction (copy pointers).
+  ``point_acc`` counts the coordinate pointers only.
 
 The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B batch, L tokens, D hidden.
 """
@@ -118,10 +120,11 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int]) -> tuple[
         D = attn.head_dim
         for b, ex in enumerate(batch.examples):
             for p in (p for p in ex.pointers if p.layer == name):
-                q = attn.q_proj(hidden[b, p.queries])[:, :D]  # (nq, D) head 0
+                kv = p.head // attn.num_key_value_groups  # the KV head that serves query head p.head
+                q = attn.q_proj(hidden[b, p.queries])[:, p.head * D:(p.head + 1) * D]  # (nq, D)
                 q = q * cos[b, p.queries] + _rotate_half(q) * sin[b, p.queries]
                 last = int(p.queries.max()) + 1
-                k = attn.k_proj(hidden[b, :last])[:, :D]  # (last, D) KV head 0 (serves query head 0)
+                k = attn.k_proj(hidden[b, :last])[:, kv * D:(kv + 1) * D]  # (last, D)
                 k = k * cos[b, :last] + _rotate_half(k) * sin[b, :last]
                 scores = (q @ k.T) * attn.scaling  # (nq, last)
                 future = torch.arange(last)[None, :] > p.queries[:, None]
@@ -129,7 +132,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int]) -> tuple[
                 target = torch.full_like(scores, float("-inf"))
                 target[:, p.keys] = scores[:, p.keys]
                 losses.append(torch.logsumexp(scores, -1) - torch.logsumexp(target, -1))
-                if name == "last":
+                if name == "last" and p.head == 0:
                     hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
                     n += p.queries.numel()
     if not losses:

@@ -53,7 +53,7 @@ def test_example_labels_are_the_gold_replies_and_cells_are_labelled(gui_tiny, ki
     assert bool((ex.input_ids[ex.cell_pos] == tok.convert_tokens_to_ids("<|image_pad|>")).all())
     assert ex.cell_class.max() < len(CELL_CLASSES) and (ex.cell_class != CELL_CLASSES.index("<none>")).any()
     clicks = [t for t in ep.targets if t.action_type == "click"]
-    last = [p for p in ex.pointers if p.layer == "last"]
+    last = [p for p in ex.pointers if p.layer == "last" and p.head == 0]  # coordinate (and code) pointers
     assert len(last) >= len(clicks)
     for p in last:  # every query is followed by a digit; every key is an image token
         assert all(chr(int(ex.input_ids[q + 1])).isdigit() for q in p.queries.tolist())
@@ -64,7 +64,7 @@ def test_the_pointer_of_a_click_covers_the_target_cells(gui_tiny):
     ep = synthdesk.episode(random.Random(5), "grounding")
     ex = encode_episode(ep, gui_tiny.processor)
     target = ep.targets[0]
-    (pointer,) = ex.pointers
+    (pointer,) = [p for p in ex.pointers if p.head == 0]
     cols = ep.frames[0].size[0] // CELL
     x, y = target.target_point
     assert int(ex.cell_pos[(y // CELL) * cols + x // CELL]) in pointer.keys.tolist()
@@ -142,3 +142,20 @@ def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny)
     reply = engine.reply(transcript.messages(), forced=examples[1].input_ids[start:end].tolist(), keep_logits=True)
     assert reply.extra["raw"] == grounding.targets[0].reply
     torch.testing.assert_close(reply.extra["logits"].float(), logits[start - 1:end - 1], atol=2e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["grounding", "episode"])
+def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_tiny, kind):
+    """Every word of a Thought that the instruction names is spelled by positions that point (with COPY_HEAD) at
+    that word inside the instruction: the next token at each query is one of the key tokens' characters."""
+    from agent.training.examples import COPY_HEAD
+
+    ep = synthdesk.episode(random.Random(11), kind)
+    ex = encode_episode(ep, gui_tiny.processor)
+    copies = [p for p in ex.pointers if p.head == COPY_HEAD]
+    named = [w for r in ep.replies for w in r.split("\n")[0].split()[2:] if w in ep.instruction.split(" ")]
+    assert len(copies) == len(named) > 0
+    text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
+    for pointer, word in zip(copies, named):
+        assert text(pointer.keys.tolist()) == word == text((pointer.queries + 1).tolist())
+        assert int(pointer.keys.max()) < int(pointer.queries.min())  # the instruction comes first
