@@ -47,10 +47,10 @@ COPY_HEAD = 2  # a query head on the other KV head than the coordinate pointer's
 
 @dataclass(frozen=True)
 class Pointer:
-    """Reply positions whose attention (one supervised head of ``layer``) should land on ``keys`` (sequence
-    positions of image tokens). layer: "last" or "hop" (the layer before the last)."""
+    """Reply positions whose attention (query head ``head`` of ``layer``) should land on ``keys``: sequence positions
+    of image tokens, or of the instruction's word for a copy pointer. layer: "last" or "hop" (the one before it)."""
 
-    queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit
+    queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit (or letter, when copying)
     keys: torch.Tensor  # (nk,) int64 positions of the tokens to attend to
     layer: str
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
