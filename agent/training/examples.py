@@ -11,9 +11,10 @@ Dense targets (training aids only; the shipped model answers through `generate` 
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
   tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
   showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice;
-* copy pointers: the reply positions that spell a word of the Thought which the task's instruction names (the
-  target, "Music" in "click Music") attend, with another head, to that word in the instruction. Spelling the
-  target's name is what the coordinates are then found from; without it the model learns a frequent word instead.
+* copy pointers: each reply position that spells a letter of a Thought word which the task's instruction names (the
+  target, "Music" in "click Music") attends, with another head, to that same letter of the word in the instruction.
+  One key per query: attention spread over the whole word hands the output a bag of letters from which the first
+  one cannot be read (a model trained so attended the right word and still spelled a frequent one).
 
 Shape letters: L tokens of the example, C cells (image tokens) of all its screens.
 """
@@ -51,9 +52,10 @@ class Pointer:
     of image tokens, or of the instruction's word for a copy pointer. layer: "last" or "hop" (the one before it)."""
 
     queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit (or letter, when copying)
-    keys: torch.Tensor  # (nk,) int64 positions of the tokens to attend to
+    keys: torch.Tensor  # (nk,) int64 positions of the tokens to attend to; aligned: (nq,), one per query
     layer: str
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
+    aligned: bool = False  # query i attends to keys[i] only (copy pointers), not to any of the keys
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def _copy_pointers(ids: torch.Tensor, tokenizer, instruction: str, reply_starts:
             if m.group() in words:
                 keys = torch.arange(at + words[m.group()], at + words[m.group()] + len(m.group()))
                 queries = torch.arange(start + m.start() - 1, start + m.end() - 1)
-                out.append(Pointer(queries, keys, "last", COPY_HEAD))
+                out.append(Pointer(queries, keys, "last", COPY_HEAD, aligned=True))
     return out
 
 

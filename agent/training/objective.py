@@ -6,8 +6,9 @@
   first layers to read labels and to carry absolute positions, which the sparse reply loss alone does not;
 * point: query head 0 of the last layer (and of the one before it for memory hops), at the reply tokens that are
   coordinate digits, should attend to the target's cells: ``-log sum_{k in target} softmax(q.k)``. It trains the
-  copy of the target's position into the reply directly. Query head ``COPY_HEAD`` of the last layer, at the reply
-  tokens that spell the instruction's target word, should attend to that word in the instruction (copy pointers).
+  copy of the target's position into the reply directly. Query head ``COPY_HEAD`` of the last layer, at each reply
+  token that spells a letter of the instruction's target word, should attend to that letter in the instruction
+  (copy pointers, one key per query).
   ``point_acc`` counts the coordinate pointers only.
 
 The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B batch, L tokens, D hidden.
@@ -129,9 +130,11 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int]) -> tuple[
                 scores = (q @ k.T) * attn.scaling  # (nq, last)
                 future = torch.arange(last)[None, :] > p.queries[:, None]
                 scores = scores.masked_fill(future, float("-inf"))
-                target = torch.full_like(scores, float("-inf"))
-                target[:, p.keys] = scores[:, p.keys]
-                losses.append(torch.logsumexp(scores, -1) - torch.logsumexp(target, -1))
+                if p.aligned:  # query i -> keys[i]
+                    on_target = scores.gather(1, p.keys[:, None])[:, 0]
+                else:  # any of the keys
+                    on_target = torch.logsumexp(scores[:, p.keys], -1)
+                losses.append(torch.logsumexp(scores, -1) - on_target)
                 if name == "last" and p.head == 0:
                     hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
                     n += p.queries.numel()

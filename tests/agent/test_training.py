@@ -147,7 +147,7 @@ def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny)
 @pytest.mark.parametrize("kind", ["grounding", "episode"])
 def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_tiny, kind):
     """Every word of a Thought that the instruction names is spelled by positions that point (with COPY_HEAD) at
-    that word inside the instruction: the next token at each query is one of the key tokens' characters."""
+    that word inside the instruction, letter by letter: the next token at each query is its key's letter."""
     from agent.training.examples import COPY_HEAD
 
     ep = synthdesk.episode(random.Random(11), kind)
@@ -156,6 +156,7 @@ def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_ti
     named = [w for r in ep.replies for w in r.split("\n")[0].split()[2:] if w in ep.instruction.split(" ")]
     assert len(copies) == len(named) > 0
     text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
-    for pointer, word in zip(copies, named):
+    for pointer, word in zip(copies, named):  # aligned: the query before each letter points at that letter
+        assert pointer.aligned and pointer.keys.shape == pointer.queries.shape
         assert text(pointer.keys.tolist()) == word == text((pointer.queries + 1).tolist())
         assert int(pointer.keys.max()) < int(pointer.queries.min())  # the instruction comes first
