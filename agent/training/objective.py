@@ -8,7 +8,9 @@
   coordinate digits, should attend to the target's cells: ``-log sum_{k in target} softmax(q.k)``. It trains the
   copy of the target's position into the reply directly. Query head ``COPY_HEAD`` of the last layer, at each reply
   token that spells a letter of the instruction's target word, should attend to that letter in the instruction
-  (copy pointers, one key per query).
+  (copy pointers, one key per query);
+* copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
+  carry: head 0's own output, read by the ``where`` probes, names the row and column of the cells it points at.
   ``point_acc`` counts the coordinate pointers only.
 
 The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B batch, L tokens, D hidden.
@@ -17,7 +19,7 @@ The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +32,7 @@ from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, Example
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
-LOSS_WEIGHTS = {"reply": 1.0, "read": 0.5, "where": 0.5, "digits": 0.5, "point": 1.0}
+LOSS_WEIGHTS = {"reply": 1.0, "read": 0.5, "where": 0.5, "digits": 0.5, "point": 1.0, "copy": 1.0, "carry": 0.5}
 
 
 class AuxHeads(nn.Module):
@@ -112,35 +114,66 @@ class AttentionTap:
             h.remove()
 
 
-def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int]) -> tuple[torch.Tensor, float, int]:
-    """Mean -log(attention mass on the targets) of query head 0, and the share of queries whose argmax hits one."""
-    losses, hits, n = [], 0, 0
+def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: Callable[[torch.Tensor], torch.Tensor],
+                  heads: AuxHeads) -> tuple[dict[str, torch.Tensor], float, int]:
+    """The pointer losses of ``batch``: ({point, copy, carry}, point_acc, n).
+
+    point: mean -log(attention mass on the targets) over every pointer's queries. copy: for copy pointers, the
+    supervised head's own output (its attention-weighted values through its slice of ``o_proj``) read by
+    ``readout`` (the final norm and ``lm_head``) must name the next reply token, the letter the head points at.
+    Without it the head learned to look at the right letter yet the reply kept a constant first letter (gt5 at
+    step 200: mass 1.00 on the letter, first letter right 0/8): attention alone does not train what is read.
+    carry: the same for the coordinate head (head 0 of the last layer): its own output, read by the ``where`` probes,
+    names the row and column of the cells it points at (a soft target when the target spans several cells).
+    point_acc: the share of head-0 queries of the last layer whose argmax hits a target.
+    """
+    losses, copies, carries, hits, n = [], [], [], 0, 0
+    ids = batch.inputs["input_ids"]
     for name, attn in tap.attentions.items():
         hidden, pe = tap.seen[name]
         cos, sin = _merged(pe, section)
-        D = attn.head_dim
+        D, groups = attn.head_dim, attn.num_key_value_groups
         for b, ex in enumerate(batch.examples):
-            for p in (p for p in ex.pointers if p.layer == name):
-                kv = p.head // attn.num_key_value_groups  # the KV head that serves query head p.head
+            pointers = [p for p in ex.pointers if p.layer == name]
+            if not pointers:
+                continue
+            last = max(int(p.queries.max()) for p in pointers) + 1
+            k = attn.k_proj(hidden[b, :last]).view(last, -1, D)  # (last, KV heads, D): projected once
+            k = k * cos[b, :last, None] + _rotate_half(k) * sin[b, :last, None]
+            v = attn.v_proj(hidden[b, :last]).view(last, -1, D)
+            positions = torch.arange(last)
+            for p in pointers:
+                kv = p.head // groups  # the KV head that serves query head p.head
                 q = attn.q_proj(hidden[b, p.queries])[:, p.head * D:(p.head + 1) * D]  # (nq, D)
                 q = q * cos[b, p.queries] + _rotate_half(q) * sin[b, p.queries]
-                last = int(p.queries.max()) + 1
-                k = attn.k_proj(hidden[b, :last])[:, kv * D:(kv + 1) * D]  # (last, D)
-                k = k * cos[b, :last] + _rotate_half(k) * sin[b, :last]
-                scores = (q @ k.T) * attn.scaling  # (nq, last)
-                future = torch.arange(last)[None, :] > p.queries[:, None]
-                scores = scores.masked_fill(future, float("-inf"))
+                scores = (q @ k[:, kv].T) * attn.scaling  # (nq, last)
+                scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
+                # what this head alone adds to the residual stream at the queries, (nq, hidden)
+                written = (scores.softmax(-1) @ v[:, kv]) @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
+                    copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
                 else:  # any of the keys
                     on_target = torch.logsumexp(scores[:, p.keys], -1)
+                    if name == "last" and p.head == 0:
+                        carries.append(_carry_loss(heads, written, ex, p.keys))
                 losses.append(torch.logsumexp(scores, -1) - on_target)
                 if name == "last" and p.head == 0:
                     hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
                     n += p.queries.numel()
-    if not losses:
-        return torch.zeros(()), 0.0, 0
-    return torch.cat(losses).mean(), hits / max(n, 1), n
+    mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
+    return {"point": mean(losses), "copy": mean(copies), "carry": mean(carries)}, hits / max(n, 1), n
+
+
+def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor) -> torch.Tensor:
+    """Per query: cross-entropy of the ``where`` probes on ``written`` against the rows and columns of ``keys``
+    (image-token positions), each key weighing the same."""
+    cells = torch.searchsorted(ex.cell_pos, keys)  # cell_pos is increasing
+    losses = []
+    for probe, of_cell, size in ((heads.row, ex.cell_row, MAX_ROWS), (heads.col, ex.cell_col, MAX_COLS)):
+        target = F.one_hot(of_cell[cells], size).float().mean(0)  # (size,)
+        losses.append(F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none"))
+    return losses[0] + losses[1]
 
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch,
@@ -165,8 +198,10 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     has_code = digits[:, 0] >= 0
     code = (F.cross_entropy(digit_logits[has_code].reshape(-1, 10), digits[has_code].reshape(-1))
             if bool(has_code.any()) else torch.zeros(()))
-    point, point_acc, n_point = _pointer_loss(tap, batch, section)
-    parts = {"reply": reply, "read": read, "where": where, "digits": code, "point": point}
+    norm = model.model.language_model.norm
+    lm_head = model.get_output_embeddings()
+    pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads)
+    parts = {"reply": reply, "read": read, "where": where, "digits": code, **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
     stats = {k: float(v.detach()) for k, v in parts.items()}
     stats.update(token_acc=token_acc, read_acc=read_acc, point_acc=point_acc, n_point=float(n_point))

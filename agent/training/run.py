@@ -34,7 +34,7 @@ __all__ = ["TrainConfig", "train", "CURVE_COLUMNS"]
 logger = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "point",
-                 "token_acc", "read_acc", "point_acc")
+                 "copy", "carry", "token_acc", "read_acc", "point_acc")
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class _bar:
 
     def update(self, n: int, stats: dict[str, float]) -> None:
         self.step += n
-        summary = {k: round(stats[k], 3) for k in ("reply", "read", "point", "token_acc", "point_acc")}
+        summary = {k: round(stats[k], 3) for k in ("reply", "read", "point", "copy", "carry", "token_acc", "point_acc")}
         if self._tqdm is not None:
             self._tqdm.update(n)
             self._tqdm.set_postfix(summary)
@@ -198,9 +198,9 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
-    series = {"reply": "red", "read": "blue", "point": "green", "token_acc": "black", "point_acc": "purple"}
+    series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "token_acc": "black", "point_acc": "purple"}
     half = (H - 3 * pad) // 2
-    for panel, (names, log) in enumerate([(("reply", "read", "point"), True), (("token_acc", "point_acc"), False)]):
+    for panel, (names, log) in enumerate([(("reply", "read", "point", "copy"), True), (("token_acc", "point_acc"), False)]):
         top = pad + panel * (half + pad)
         draw.rectangle([pad, top, W - pad, top + half], outline="gray")
         values = {n: [max(float(r[n]), 1e-3) for r in rows] for n in names}

@@ -160,3 +160,54 @@ def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_ti
         assert pointer.aligned and pointer.keys.shape == pointer.queries.shape
         assert text(pointer.keys.tolist()) == word == text((pointer.queries + 1).tolist())
         assert int(pointer.keys.max()) < int(pointer.queries.min())  # the instruction comes first
+
+
+def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_output():
+    """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
+    that the model's eager attention puts on the targets, and its copy loss the cross-entropy of the supervised
+    head's own output (the input of ``o_proj``, that head's slice) read through the final norm and ``lm_head``."""
+    import torch.nn.functional as F
+
+    from agent.training.objective import AttentionTap, AuxHeads, _pointer_loss
+
+    gui_tiny = build_gui_tiny(1, attn_implementation="eager")  # eager: the attention weights are returned
+    model = gui_tiny.model.eval()
+    layers = model.model.language_model.layers
+    attn = layers[-1].self_attn
+    tap = AttentionTap({"last": attn})
+    o_inputs: list[torch.Tensor] = []
+    hook = attn.o_proj.register_forward_pre_hook(lambda m, args: o_inputs.append(args[0]))
+    try:
+        examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
+                    for s, kind in ((5, "episode"), (6, "grounding"))]
+        batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+        section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+        readout = lambda h: model.get_output_embeddings()(model.model.language_model.norm(h))
+        with torch.no_grad():
+            out = model(**batch.inputs, use_cache=False, output_attentions=True)
+            heads = AuxHeads(model.config.get_text_config().hidden_size)
+            pointed, _, _ = _pointer_loss(tap, batch, section, readout, heads)
+    finally:
+        hook.remove()
+        tap.remove()
+    weights, heads_out, D = out.attentions[-1], o_inputs[0], attn.head_dim  # (B, H, L, L), (B, L, H * D)
+    ids = batch.inputs["input_ids"]
+    points, copies, carries = [], [], []
+    for b, ex in enumerate(examples):
+        for p in (p for p in ex.pointers if p.layer == "last"):
+            rows = weights[b, p.head, p.queries]  # (nq, L)
+            mass = rows.gather(1, p.keys[:, None])[:, 0] if p.aligned else rows[:, p.keys].sum(-1)
+            points.append(-mass.log())
+            own = heads_out[b, p.queries, p.head * D:(p.head + 1) * D]
+            written = own @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
+            if p.aligned:
+                copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
+            elif p.head == 0:  # each key cell's row and column, equally likely
+                cell = [int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]
+                carry = sum(-probe(written).log_softmax(-1)[:, of_cell[cell]].mean(-1)
+                            for probe, of_cell in ((heads.row, ex.cell_row), (heads.col, ex.cell_col)))
+                carries.append(carry)
+    assert copies and carries, "the examples have no copy or no coordinate pointer"
+    with torch.no_grad():
+        for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
+            torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
