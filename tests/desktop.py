@@ -93,19 +93,10 @@ def xvfb(size: tuple[int, int] = (1920, 1080), depth: int = 24) -> Iterator[XDis
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        _stop(proc)
+        from tasks.synthdesk.child import stop  # not at the top: see probe_app
+
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    """Terminate `proc` (if still running), killing it when it does not exit within 5 s."""
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _read_display_number(read_fd: int, proc: subprocess.Popen[bytes]) -> int:
@@ -230,14 +221,11 @@ def probe_app(display: XDisplay, position: tuple[int, int] = (200, 150), button:
     corner, as no window manager adds a frame), in a subprocess; yield it once it is mapped and has reported its
     widgets."""
     env = {**os.environ, "DISPLAY": display.name, "XAUTHORITY": str(display.xauthority)}
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), *(str(v) for v in (*position, *button))], env=env, text=True,
-        encoding="utf-8", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(proc, events.put), daemon=True)
-    reader.start()
-    try:
+    # imported here, as this file also runs as the probe window's script, where tests/tasks shadows the package
+    from tasks.synthdesk.child import json_events
+
+    argv = [sys.executable, str(Path(__file__).resolve()), *(str(v) for v in (*position, *button))]
+    with json_events(argv, env) as (proc, events):
         try:
             ready = events.get(timeout=timeout_s)
         except queue.Empty:
@@ -246,20 +234,6 @@ def probe_app(display: XDisplay, position: tuple[int, int] = (200, 150), button:
             raise RuntimeError(f"probe window failed: {ready!r}")
         widgets = {name: Rect(*rect) for name, rect in ready["widgets"].items()}
         yield ProbeApp(proc=proc, widgets=widgets, _queue=events, screen=tuple(ready["screen"]))
-    finally:
-        _stop(proc)
-        reader.join(timeout=5)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _pump(proc: subprocess.Popen[str], put: Callable[[dict[str, Any]], None]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        put(json.loads(line))
-    stderr = proc.stderr.read() if proc.stderr is not None else ""
-    put({"event": "exit", "returncode": proc.wait(), "stderr": stderr})
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tasks.synthdesk.child import stop
+
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0  # importing torch and loading the model on a busy CI machine
 _READY = re.compile(r"serving .* at (http://127\.0\.0\.1:(\d+)/v1)")
@@ -85,13 +87,7 @@ def served(model: str, *flags: str, port: int = 0, forced: Path | None = None) -
             raise RuntimeError(f"agent serve exited ({proc.wait()}):\n{''.join(log)[-3000:]}")
         yield Server(url=started[0], port=started[1], proc=proc, log=log)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, grace_s=15)
         reader.join(timeout=5)
 
 

@@ -45,6 +45,7 @@ from typing import Any
 from PIL import Image
 
 from tasks.synthdesk.app import AppState, Click, Event, Goal, Key, TypeText
+from tasks.synthdesk.child import json_events
 from tasks.synthdesk.episodes import Episode, Kind
 from tasks.synthdesk.generate import Split, generate
 
@@ -268,35 +269,10 @@ def open_window(split: Split, seed: int, index: int, kind: Kind, *, template: st
             str(index), "--kind", kind, "--x", str(position[0]), "--y", str(position[1])]
     if template is not None:
         argv += ["--template", template]
-    proc = subprocess.Popen(argv, text=True, encoding="utf-8", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=dict(os.environ))
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(proc, events.put), daemon=True)
-    reader.start()
-    try:
+    with json_events(argv, os.environ) as (proc, events):
         handle = WindowHandle(proc, episode, position, events)
         handle.wait_for("ready", timeout_s=timeout_s)
         yield handle
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _pump(proc: subprocess.Popen[str], put: Callable[[dict[str, Any]], None]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        put(json.loads(line))
-    stderr = proc.stderr.read() if proc.stderr is not None else ""
-    put({"event": "exit", "returncode": proc.wait(), "stderr": stderr})
 
 
 def main(argv: list[str] | None = None) -> int:
