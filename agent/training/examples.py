@@ -11,8 +11,8 @@ Dense targets (training aids only; the shipped model answers through `generate` 
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
   tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
   showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice;
-* copy pointers: each reply position that spells a letter of a Thought word which the task's instruction names (the
-  target, "Music" in "click Music") attends, with another head, to that same letter of the word in the instruction.
+* copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
+  task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter of the word in the instruction.
   One key per query: attention spread over the whole word hands the output a bag of letters from which the first
   one cannot be read (a model trained so attended the right word and still spelled a frequent one).
 
@@ -192,7 +192,8 @@ def _notice_keys(episode: TrainEpisode, cell_pos: torch.Tensor, offsets: list[in
 
 def _copy_pointers(ids: torch.Tensor, tokenizer, instruction: str, reply_starts: list[int],
                    targets) -> list[Pointer]:
-    """Copy pointers (module docstring): each word of a reply's Thought line that the instruction names."""
+    """Copy pointers (module docstring): each word of a reply's Thought line or typed text that the instruction
+    names."""
     encoded = tokenizer.encode(instruction, add_special_tokens=False)
     if len(encoded) != len(instruction):
         raise ValueError(f"instruction {instruction!r} is not one token per character")
@@ -201,7 +202,11 @@ def _copy_pointers(ids: torch.Tensor, tokenizer, instruction: str, reply_starts:
     out = []
     for start, target in zip(reply_starts, targets):
         thought = target.reply.split("\n", 1)[0]
-        for m in list(_WORD.finditer(thought))[2:]:  # after "Thought" and the verb
+        spelled = list(_WORD.finditer(thought))[2:]  # after "Thought" and the verb
+        typed = _TYPED.search(target.reply)
+        if typed:  # the text of a type action, when the instruction holds it
+            spelled += list(_WORD.finditer(target.reply, typed.start(1), typed.end(1)))
+        for m in spelled:
             if m.group() in words:
                 keys = torch.arange(at + words[m.group()], at + words[m.group()] + len(m.group()))
                 queries = torch.arange(start + m.start() - 1, start + m.end() - 1)

@@ -144,17 +144,22 @@ def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny)
     torch.testing.assert_close(reply.extra["logits"].float(), logits[start - 1:end - 1], atol=2e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["grounding", "episode"])
-def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_tiny, kind):
-    """Every word of a Thought that the instruction names is spelled by positions that point (with COPY_HEAD) at
-    that word inside the instruction, letter by letter: the next token at each query is its key's letter."""
+@pytest.mark.parametrize("kind, seed", [("grounding", 11), ("episode", 11)])
+def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_tiny, kind, seed):
+    """Every word of a Thought, or of a type action's text, that the instruction names is spelled by positions that
+    point (with COPY_HEAD) at that word inside the instruction, letter by letter: the next token at each query is its
+    key's letter. (The episode types a word of its instruction.)"""
+    import re
+
     from agent.training.examples import COPY_HEAD
 
-    ep = synthdesk.episode(random.Random(11), kind)
+    ep = synthdesk.episode(random.Random(seed), kind)
     ex = encode_episode(ep, gui_tiny.processor)
     copies = [p for p in ex.pointers if p.head == COPY_HEAD]
-    named = [w for r in ep.replies for w in r.split("\n")[0].split()[2:] if w in ep.instruction.split(" ")]
+    typed = lambda reply: " ".join(re.findall(r"content='([^']*)'", reply)).split()
+    named = [w for r in ep.replies for w in r.split("\n")[0].split()[2:] + typed(r) if w in ep.instruction.split(" ")]
     assert len(copies) == len(named) > 0
+    assert (kind == "episode") == any(w in ep.instruction.split(" ") for r in ep.replies for w in typed(r))
     text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
     for pointer, word in zip(copies, named):  # aligned: the query before each letter points at that letter
         assert pointer.aligned and pointer.keys.shape == pointer.queries.shape
