@@ -12,7 +12,8 @@ Dense targets (training aids only; the shipped model answers through `generate` 
   tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
   showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice;
 * copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
-  task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter of the word in the instruction.
+  task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter
+  of the word in the instruction.
   One key per query: attention spread over the whole word hands the output a bag of letters from which the first
   one cannot be read (a model trained so attended the right word and still spelled a frequent one).
 

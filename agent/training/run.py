@@ -174,7 +174,8 @@ class _bar:
 
     def update(self, n: int, stats: dict[str, float]) -> None:
         self.step += n
-        summary = {k: round(stats[k], 3) for k in ("reply", "read", "point", "copy", "carry", "token_acc", "point_acc")}
+        shown = ("reply", "read", "point", "copy", "carry", "token_acc", "point_acc")
+        summary = {k: round(stats[k], 3) for k in shown}
         if self._tqdm is not None:
             self._tqdm.update(n)
             self._tqdm.set_postfix(summary)
@@ -198,9 +199,11 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
-    series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "token_acc": "black", "point_acc": "purple"}
+    series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "carry": "brown",
+              "token_acc": "black", "point_acc": "purple"}
     half = (H - 3 * pad) // 2
-    for panel, (names, log) in enumerate([(("reply", "read", "point", "copy"), True), (("token_acc", "point_acc"), False)]):
+    panels = [(("reply", "read", "point", "copy", "carry"), True), (("token_acc", "point_acc"), False)]
+    for panel, (names, log) in enumerate(panels):
         top = pad + panel * (half + pad)
         draw.rectangle([pad, top, W - pad, top + half], outline="gray")
         values = {n: [max(float(r[n]), 1e-3) for r in rows] for n in names}
