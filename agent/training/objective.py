@@ -148,17 +148,18 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 q = q * cos[b, p.queries] + _rotate_half(q) * sin[b, p.queries]
                 scores = (q @ k[:, kv].T) * attn.scaling  # (nq, last)
                 scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
-                # what this head alone adds to the residual stream at the queries, (nq, hidden)
-                written = (scores.softmax(-1) @ v[:, kv]) @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
+                coordinate = name == "last" and p.head == 0
+                if p.aligned or coordinate:  # what this head alone adds to the residual stream, (nq, hidden)
+                    written = (scores.softmax(-1) @ v[:, kv]) @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
                     copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
                 else:  # any of the keys
                     on_target = torch.logsumexp(scores[:, p.keys], -1)
-                    if name == "last" and p.head == 0:
+                    if coordinate:
                         carries.append(_carry_loss(heads, written, ex, p.keys))
                 losses.append(torch.logsumexp(scores, -1) - on_target)
-                if name == "last" and p.head == 0:
+                if coordinate:
                     hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
                     n += p.queries.numel()
     mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
