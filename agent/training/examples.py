@@ -9,8 +9,11 @@ Dense targets (training aids only; the shipped model answers through `generate` 
 * per image token (28 px cell): the vocabulary class of the label drawn on it (`CELL_CLASSES`), its row and its
   column, and for the cells of a "Code NNN" notice the three digits;
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
-  tokens it should attend to: the target's cells on the current screen, or the notice's cells on the screen that
-  showed it. Memory clicks (a word noted earlier) also point an earlier layer at the notice;
+  tokens it should attend to, in the layer before the last (``"coord"``), which leaves the last layer to turn the
+  copied position into digits. An x digit points at the target's cells in the column of its click point (the
+  middle cell, `tasks.synthdesk.widgets.box_click_point`), a y digit at those in its row: the column (row) read
+  there is exactly the one the digits spell. A typed code's digits point at the notice's cells on the screen that
+  showed it. Memory clicks (a word noted earlier) also point an earlier layer (``"hop"``) at the notice;
 * copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
   task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter
   of the word in the instruction.
@@ -33,7 +36,7 @@ from tasks.synthdesk.training import TrainEpisode
 from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, WORDS
 from tasks.synthdesk.widgets import Widget
 
-__all__ = ["CELL_CLASSES", "Example", "Pointer", "encode_episode", "MAX_ROWS", "MAX_COLS"]
+__all__ = ["CELL_CLASSES", "Example", "Pointer", "POINTER_LAYERS", "encode_episode", "MAX_ROWS", "MAX_COLS"]
 
 NONE, OTHER = "<none>", "<other>"
 CELL_CLASSES: tuple[str, ...] = (*WORDS, *ICONS, *RESERVED, OTHER, NONE)
@@ -45,18 +48,20 @@ _COORDS = re.compile(r"start_box='\((\d+),(\d+)\)'")
 _TYPED = re.compile(r"content='([^']*)'")
 _WORD = re.compile(r"[A-Za-z]+")
 COPY_HEAD = 2  # a query head on the other KV head than the coordinate pointer's head 0
+POINTER_LAYERS = {"last": -1, "coord": -2, "hop": -3}  # pointer layer name -> index into the LM's layers
 
 
 @dataclass(frozen=True)
 class Pointer:
     """Reply positions whose attention (query head ``head`` of ``layer``) should land on ``keys``: sequence positions
-    of image tokens, or of the instruction's word for a copy pointer. layer: "last" or "hop" (the one before it)."""
+    of image tokens, or of the instruction's word for a copy pointer. layer: a name of `POINTER_LAYERS`."""
 
     queries: torch.Tensor  # (nq,) int64 positions whose next token is a supervised digit (or letter, when copying)
     keys: torch.Tensor  # (nk,) int64 positions of the tokens to attend to; aligned: (nq,), one per query
     layer: str
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
     aligned: bool = False  # query i attends to keys[i] only (copy pointers), not to any of the keys
+    axis: str = ""  # coordinate pointers: "x" (the keys share the clicked column) or "y" (the clicked row)
 
 
 @dataclass(frozen=True)
@@ -165,14 +170,18 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
     pointers = []
     for step, (start, target) in enumerate(zip(reply_starts, episode.targets)):
         size = episode.frames[step].size
-        if target.action_type == "click" and target.target_box is not None:
-            queries = _digit_queries(target.reply, _COORDS, start)
-            keys = cell_pos[[frame_offsets[step] + i for i in _box_cells(target.target_box, size)]]
-            pointers.append(Pointer(queries, keys, "last"))
+        if target.action_type == "click" and target.target_box is not None and target.target_point is not None:
+            x, y = target.target_point
+            cells = _box_cells(target.target_box, size)
+            for axis, group, line in (("x", 1, lambda c: c % (size[0] // CELL) == x // CELL),
+                                      ("y", 2, lambda c: c // (size[0] // CELL) == y // CELL)):
+                keys = cell_pos[[frame_offsets[step] + c for c in cells if line(c)]]
+                pointers.append(Pointer(_digit_queries(target.reply, _COORDS, start, (group,)), keys, "coord",
+                                        axis=axis))
             if target.memory and notice is not None:
-                pointers.append(Pointer(queries, notice, "hop"))
+                pointers.append(Pointer(_digit_queries(target.reply, _COORDS, start), notice, "hop"))
         elif target.action_type == "type" and target.memory and notice is not None:
-            pointers.append(Pointer(_digit_queries(target.reply, _TYPED, start), notice, "last"))
+            pointers.append(Pointer(_digit_queries(target.reply, _TYPED, start), notice, "coord"))
     pointers += _copy_pointers(ids, tokenizer, episode.instruction, reply_starts, episode.targets)
     return Example(
         input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
@@ -224,10 +233,11 @@ def _find(ids: torch.Tensor, part: torch.Tensor) -> int:
     return int(hits[0])
 
 
-def _digit_queries(reply: str, pattern: re.Pattern, start: int) -> torch.Tensor:
-    """Positions whose next token is a digit inside the pattern's groups (byte tokenizer: one token per char)."""
+def _digit_queries(reply: str, pattern: re.Pattern, start: int, groups: tuple[int, ...] = ()) -> torch.Tensor:
+    """Positions whose next token is a character inside the pattern's ``groups`` (default: all of them; byte
+    tokenizer: one token per char)."""
     m = pattern.search(reply)
     if m is None:
         raise ValueError(f"reply {reply!r} has no {pattern.pattern}")
-    chars = [i for g in range(1, (pattern.groups or 0) + 1) for i in range(m.start(g), m.end(g))]
+    chars = [i for g in (groups or range(1, (pattern.groups or 0) + 1)) for i in range(m.start(g), m.end(g))]
     return torch.tensor([start + i - 1 for i in chars], dtype=torch.long)

@@ -4,13 +4,15 @@
 * read / where / digits: linear heads on the image tokens' hidden states after layer ``AUX_LAYER`` predict the
   word drawn on each cell, its row and column, and a notice code's digits. They teach the vision tower and the
   first layers to read labels and to carry absolute positions, which the sparse reply loss alone does not;
-* point: query head 0 of the last layer (and of the one before it for memory hops), at the reply tokens that are
-  coordinate digits, should attend to the target's cells: ``-log sum_{k in target} softmax(q.k)``. It trains the
-  copy of the target's position into the reply directly. Query head ``COPY_HEAD`` of the last layer, at each reply
+* point: query head 0 of the layer before the last (``"coord"``; of the one before that for memory hops), at the
+  reply tokens that are coordinate digits, should attend to the target's cells in the clicked column (x digits) or
+  row (y digits): ``-log sum_{k in target} softmax(q.k)``. It trains the copy of the target's position into the
+  reply directly, and leaves the last layer to spell it. Query head ``COPY_HEAD`` of the last layer, at each reply
   token that spells a letter of the instruction's target word, should attend to that letter in the instruction
   (copy pointers, one key per query);
 * copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
-  carry: head 0's own output, read by the ``where`` probes, names the row and column of the cells it points at.
+  carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
+  or row (y).
   ``point_acc`` counts the coordinate pointers only.
 
 The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B batch, L tokens, D hidden.
@@ -27,7 +29,7 @@ from torch import nn
 
 from compression.models import chunk_positions, resolve
 
-from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, Example
+from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, POINTER_LAYERS, Example
 
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
@@ -109,6 +111,12 @@ class AttentionTap:
             self.seen[name] = (kwargs["hidden_states"], kwargs["position_embeddings"])
         return hook
 
+    @classmethod
+    def of(cls, model: nn.Module) -> "AttentionTap":
+        """A tap on the attention of every layer named in `POINTER_LAYERS`."""
+        layers = model.model.language_model.layers
+        return cls({name: layers[i].self_attn for name, i in POINTER_LAYERS.items()})
+
     def remove(self) -> None:
         for h in self._handles:
             h.remove()
@@ -123,9 +131,9 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
     ``readout`` (the final norm and ``lm_head``) must name the next reply token, the letter the head points at.
     Without it the head learned to look at the right letter yet the reply kept a constant first letter (gt5 at
     step 200: mass 1.00 on the letter, first letter right 0/8): attention alone does not train what is read.
-    carry: the same for the coordinate head (head 0 of the last layer): its own output, read by the ``where`` probes,
-    names the row and column of the cells it points at (a soft target when the target spans several cells).
-    point_acc: the share of head-0 queries of the last layer whose argmax hits a target.
+    carry: the same for the coordinate pointers (``axis`` set): the head's own output, read by the ``where`` probe of
+    its axis, names the column (x) or row (y) of the cells it points at.
+    point_acc: the share of coordinate-pointer queries whose argmax hits a target.
     """
     losses, copies, carries, hits, n = [], [], [], 0, 0
     ids = batch.inputs["input_ids"]
@@ -148,7 +156,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 q = q * cos[b, p.queries] + _rotate_half(q) * sin[b, p.queries]
                 scores = (q @ k[:, kv].T) * attn.scaling  # (nq, last)
                 scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
-                coordinate = name == "last" and p.head == 0
+                coordinate = bool(p.axis)
                 if p.aligned or coordinate:  # what this head alone adds to the residual stream, (nq, hidden)
                     written = (scores.softmax(-1) @ v[:, kv]) @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
                 if p.aligned:  # query i -> keys[i]
@@ -157,7 +165,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 else:  # any of the keys
                     on_target = torch.logsumexp(scores[:, p.keys], -1)
                     if coordinate:
-                        carries.append(_carry_loss(heads, written, ex, p.keys))
+                        carries.append(_carry_loss(heads, written, ex, p.keys, p.axis))
                 losses.append(torch.logsumexp(scores, -1) - on_target)
                 if coordinate:
                     hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
@@ -166,15 +174,13 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
     return {"point": mean(losses), "copy": mean(copies), "carry": mean(carries)}, hits / max(n, 1), n
 
 
-def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor) -> torch.Tensor:
-    """Per query: cross-entropy of the ``where`` probes on ``written`` against the rows and columns of ``keys``
-    (image-token positions), each key weighing the same."""
+def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor, axis: str) -> torch.Tensor:
+    """Per query: cross-entropy of the ``where`` probe of ``axis`` (x: column, y: row) on ``written`` against the
+    columns (rows) of ``keys`` (image-token positions), each key weighing the same; coordinate keys share one."""
     cells = torch.searchsorted(ex.cell_pos, keys)  # cell_pos is increasing
-    losses = []
-    for probe, of_cell, size in ((heads.row, ex.cell_row, MAX_ROWS), (heads.col, ex.cell_col, MAX_COLS)):
-        target = F.one_hot(of_cell[cells], size).float().mean(0)  # (size,)
-        losses.append(F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none"))
-    return losses[0] + losses[1]
+    probe, of_cell, size = (heads.col, ex.cell_col, MAX_COLS) if axis == "x" else (heads.row, ex.cell_row, MAX_ROWS)
+    target = F.one_hot(of_cell[cells], size).float().mean(0)  # (size,)
+    return F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none")
 
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch,

@@ -125,8 +125,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     elif ckpt_path.exists() or curve_path.exists():
         raise FileExistsError(f"{cfg.out} already holds a run; pass --resume to continue it or choose another --out")
     (cfg.out / "config.json").write_text(json.dumps({k: str(v) for k, v in asdict(cfg).items()}, indent=2) + "\n")
-    layers = model.model.language_model.layers
-    tap = AttentionTap({"last": layers[-1].self_attn, "hop": layers[-2].self_attn})
+    tap = AttentionTap.of(model)
     section = list(model.config.get_text_config().rope_parameters["mrope_section"])
     pad_id = bundle.tokenizer.pad_token_id
     bar = _bar(cfg.steps, start, progress)

@@ -17,7 +17,8 @@ Three kinds:
 
 Every gold action is a function of the instruction and the screens so far: the screen shows which step comes next
 (open menu, dialog, focused field, ticked boxes, status text), and only memory steps need an earlier screen.
-Gold clicks are at the target's box centre; gold replies use the UI-TARS-1.5 grammar with a few-word thought.
+Gold clicks are at the centre of the target box's middle cell (`widgets.box_click_point`); gold replies use the
+UI-TARS-1.5 grammar with a few-word thought.
 
 Per-step chance (a uniformly random argument for the right action type): click = target area / screen area;
 memory click = 1 / words in the dialog; type = 1 / 60 (a vocabulary word) or 1 / 900 (a code); hotkey = 1 / 2
@@ -53,7 +54,7 @@ class GoldStep:
     """One step: the state on screen and the gold action taken on it.
 
     action: "click" / "type" / "hotkey" / "finished". target: the clicked widget (its box is the gold box, its
-    centre the gold point). text: typed text. key: the hotkey. memory: the action needs an earlier screen.
+    `click_point` the gold point). text: typed text. key: the hotkey. memory: the action needs an earlier screen.
     chance: the probability that a random argument of the right action type is right (module docstring).
     thought: the few words before the action.
     """
@@ -72,7 +73,7 @@ class GoldStep:
         """The action in the UI-TARS-1.5 grammar, e.g. `click(start_box='(120,42)')`."""
         if self.action == "click":
             assert self.target is not None
-            x, y = self.target.center
+            x, y = self.target.click_point
             return f"click(start_box='({x},{y})')"
         if self.action == "type":
             return f"type(content='{self.text}')"
@@ -315,7 +316,7 @@ def _grounding(rng: random.Random, spec: AppSpec) -> _Plan | None:
         for token in set(_WORD.findall(f"{w.label} {w.text}")):
             tokens[token] = tokens.get(token, 0) + 1
     reachable = [w for w in layout if w.interactive and w.label and not w.text and tokens.get(w.label, 0) == 1
-                 and hit(layout, *w.center) is w]
+                 and hit(layout, *w.click_point) is w]
     if not reachable:
         return None
     role = rng.choice(sorted({w.role for w in reachable}))
@@ -337,13 +338,13 @@ def _run(plan: _Plan, finish: bool) -> tuple[tuple[GoldStep, ...], AppState]:
         if intent.action == "click":
             layout = state.layout()
             target = next((w for w in reversed(layout) if w.key == intent.key), None)
-            if target is None or hit(layout, *target.center) is not target:
+            if target is None or hit(layout, *target.click_point) is not target:
                 raise _Unreachable(intent.key)
             x1, y1, x2, y2 = target.box
             chance = intent.chance if intent.chance is not None else (x2 - x1) * (y2 - y1) / area
             steps.append(GoldStep(state, "click", _thought(target), target=target, memory=intent.memory,
                                   chance=chance))
-            state = state.apply(Click(*target.center))
+            state = state.apply(Click(*target.click_point))
         elif intent.action == "type":
             steps.append(GoldStep(state, "type", f"Type {intent.text}", text=intent.text, memory=intent.memory,
                                   chance=intent.chance or 0.0))

@@ -77,7 +77,7 @@ def _step(step: GoldStep, sid: str, i: int, path: Path) -> SynthdeskStep:
     target = step.target
     return SynthdeskStep(
         sample_id=sid, step_idx=i, image=path, image_size=step.state.spec.size, action_type=step.action,
-        bbox=target.box if target is not None else None, point=target.center if target is not None else None,
+        bbox=target.box if target is not None else None, point=target.click_point if target is not None else None,
         label=target.label if target is not None else None, text=step.text if step.action == "type" else None,
         key=step.key or None, memory=step.memory, chance=step.chance, reply=step.reply,
     )

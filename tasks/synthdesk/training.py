@@ -18,7 +18,7 @@ A `TrainSample` holds everything of one step: `frames` (PIL RGB images of screen
 at the screen size, which is the model-image size: 448x336, 504x364 or 420x308, 192 / 234 / 165 image tokens),
 `layouts` (each frame's widgets: role, label, pixel box xyxy with exclusive ends, key, flags), `instruction`,
 `prior_replies` (gold replies of the earlier steps), `reply` (the gold reply of this step), `action_type`,
-`target_box` / `target_point` (click: the target's box and the clicked pixel, its centre), `text` (type),
+`target_box` / `target_point` (click: the target's box and the clicked pixel, the centre of its middle cell), `text` (type),
 `key` (hotkey), `memory` (the step needs a notice only an earlier frame shows), `step` and `n_steps`.
 For dense supervision, `target_token` is the row-major index of the 28 px cell (image token after the 2 x 2 merge)
 under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
@@ -138,7 +138,7 @@ def _task(rng_or_index: int | random.Random, kind: Kind | None, density: float |
 def _target(task: Episode, i: int) -> StepTarget:
     s = task.steps[i]
     box = s.target.box if s.target is not None else None
-    point = s.target.center if s.target is not None else None
+    point = s.target.click_point if s.target is not None else None
     return StepTarget(s.reply, s.action, box, point, s.text if s.action == "type" else None, s.key or None,
                       s.memory)
 

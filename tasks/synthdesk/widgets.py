@@ -13,7 +13,9 @@ from typing import Literal
 
 from PIL import Image
 
-__all__ = ["Box", "Role", "Screen", "Widget", "box_center", "box_contains"]
+from tasks.synthdesk.vocab import CELL
+
+__all__ = ["Box", "Role", "Screen", "Widget", "box_center", "box_click_point", "box_contains"]
 
 Box = tuple[int, int, int, int]
 """(x1, y1, x2, y2) in screen pixels, x2 and y2 exclusive."""
@@ -54,6 +56,23 @@ class Widget:
     def center(self) -> tuple[int, int]:
         """The click point of the widget: the integer centre of its box (inside it)."""
         return box_center(self.box)
+
+    @property
+    def click_point(self) -> tuple[int, int]:
+        """Where a gold action clicks the widget: `box_click_point` of its box."""
+        return box_click_point(self.box)
+
+
+def box_click_point(box: Box) -> tuple[int, int]:
+    """The centre of the box's middle 28 px cell (the left / upper one of two middles), kept inside the box.
+
+    Why not the box centre: synthdesk boxes are cell-aligned, so the centre of an even-width box is a cell border.
+    The middle cell's centre is a pixel of one image token, so a click's digits name exactly one token's column
+    and row: what gui-tiny's coordinate head copies (`agent.training.examples`).
+    """
+    x1, y1, x2, y2 = box
+    mid = lambda lo, hi: min(max(((lo // CELL + (hi - 1) // CELL) // 2) * CELL + CELL // 2, lo), hi - 1)
+    return mid(x1, x2), mid(y1, y2)
 
 
 def box_center(box: Box) -> tuple[int, int]:

@@ -53,23 +53,33 @@ def test_example_labels_are_the_gold_replies_and_cells_are_labelled(gui_tiny, ki
     assert bool((ex.input_ids[ex.cell_pos] == tok.convert_tokens_to_ids("<|image_pad|>")).all())
     assert ex.cell_class.max() < len(CELL_CLASSES) and (ex.cell_class != CELL_CLASSES.index("<none>")).any()
     clicks = [t for t in ep.targets if t.action_type == "click"]
-    last = [p for p in ex.pointers if p.layer == "last" and p.head == 0]  # coordinate (and code) pointers
-    assert len(last) >= len(clicks)
-    for p in last:  # every query is followed by a digit; every key is an image token
+    coord = [p for p in ex.pointers if p.layer == "coord"]  # coordinate (and code) pointers
+    assert len(coord) >= 2 * len(clicks)
+    for p in coord:  # every query is followed by a digit; every key is an image token
         assert all(chr(int(ex.input_ids[q + 1])).isdigit() for q in p.queries.tolist())
         assert bool(torch.isin(p.keys, ex.cell_pos).all())
 
 
-def test_the_pointer_of_a_click_covers_the_target_cells(gui_tiny):
-    ep = synthdesk.episode(random.Random(5), "grounding")
+@pytest.mark.parametrize("seed", [5, 6, 8])
+def test_the_pointers_of_a_click_cover_the_clicked_column_and_row_of_the_target(gui_tiny, seed):
+    """The x digits point at the target's cells in the clicked column, the y digits at those in its row; the digits
+    that follow the queries spell the click point, which lies in the middle cell of the target box."""
+    ep = synthdesk.episode(random.Random(seed), "grounding")
     ex = encode_episode(ep, gui_tiny.processor)
     target = ep.targets[0]
-    (pointer,) = [p for p in ex.pointers if p.head == 0]
-    cols = ep.frames[0].size[0] // CELL
     x, y = target.target_point
-    assert int(ex.cell_pos[(y // CELL) * cols + x // CELL]) in pointer.keys.tolist()
     x1, y1, x2, y2 = target.target_box
-    assert pointer.keys.numel() == ((y2 - y1 + CELL - 1) // CELL) * ((x2 - x1 + CELL - 1) // CELL)
+    assert x1 <= x < x2 and y1 <= y < y2 and (x % CELL, y % CELL) == (CELL // 2, CELL // 2)
+    assert x // CELL == (x1 // CELL + (x2 - 1) // CELL) // 2  # the middle cell (the left one of two)
+    pointers = {p.axis: p for p in ex.pointers if p.head == 0}
+    assert sorted(pointers) == ["x", "y"] and all(p.layer == "coord" for p in pointers.values())
+    cols = ep.frames[0].size[0] // CELL
+    cell = lambda pos: int((ex.cell_pos == pos).nonzero())
+    spelled = lambda p: "".join(chr(int(ex.input_ids[q + 1])) for q in p.queries.tolist())
+    assert spelled(pointers["x"]) == str(x) and spelled(pointers["y"]) == str(y)
+    x_cells, y_cells = ([cell(k) for k in pointers[a].keys.tolist()] for a in "xy")
+    assert sorted(x_cells) == [r * cols + x // CELL for r in range(y1 // CELL, (y2 - 1) // CELL + 1)]
+    assert sorted(y_cells) == [(y // CELL) * cols + c for c in range(x1 // CELL, (x2 - 1) // CELL + 1)]
 
 
 def test_a_code_notice_has_its_digits_on_its_cells(gui_tiny):
@@ -79,7 +89,7 @@ def test_a_code_notice_has_its_digits_on_its_cells(gui_tiny):
         typed = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
         rows = ex.cell_digits[ex.cell_digits[:, 0] >= 0]
         assert rows.shape[0] > 0 and all("".join(map(str, r.tolist())) == typed for r in rows)
-        assert any(p.layer == "last" and not bool(torch.isin(p.keys, ex.cell_pos[:0]).any()) for p in ex.pointers)
+        assert any(p.layer == "coord" and not bool(torch.isin(p.keys, ex.cell_pos[:0]).any()) for p in ex.pointers)
         return
     pytest.fail("no memory_code task drawn")
 
@@ -169,22 +179,24 @@ def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_ti
 
 def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_output():
     """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
-    that the model's eager attention puts on the targets, and its copy loss the cross-entropy of the supervised
-    head's own output (the input of ``o_proj``, that head's slice) read through the final norm and ``lm_head``."""
+    that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
+    of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
+    ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output."""
     import torch.nn.functional as F
 
+    from agent.training.examples import POINTER_LAYERS
     from agent.training.objective import AttentionTap, AuxHeads, _pointer_loss
 
     gui_tiny = build_gui_tiny(1, attn_implementation="eager")  # eager: the attention weights are returned
     model = gui_tiny.model.eval()
     layers = model.model.language_model.layers
-    attn = layers[-1].self_attn
-    tap = AttentionTap({"last": attn})
-    o_inputs: list[torch.Tensor] = []
-    hook = attn.o_proj.register_forward_pre_hook(lambda m, args: o_inputs.append(args[0]))
+    tap = AttentionTap.of(model)
+    o_inputs: dict[str, torch.Tensor] = {}
+    hooks = [layers[i].self_attn.o_proj.register_forward_pre_hook(
+        lambda m, args, name=name: o_inputs.__setitem__(name, args[0])) for name, i in POINTER_LAYERS.items()]
     try:
         examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
-                    for s, kind in ((5, "episode"), (6, "grounding"))]
+                    for s, kind in ((5, "episode"), (6, "grounding"), (7, "memory"))]
         batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
         section = list(model.config.get_text_config().rope_parameters["mrope_section"])
         readout = lambda h: model.get_output_embeddings()(model.model.language_model.norm(h))
@@ -193,26 +205,28 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
             heads = AuxHeads(model.config.get_text_config().hidden_size)
             pointed, _, _ = _pointer_loss(tap, batch, section, readout, heads)
     finally:
-        hook.remove()
+        for h in hooks:
+            h.remove()
         tap.remove()
-    weights, heads_out, D = out.attentions[-1], o_inputs[0], attn.head_dim  # (B, H, L, L), (B, L, H * D)
     ids = batch.inputs["input_ids"]
     points, copies, carries = [], [], []
     for b, ex in enumerate(examples):
-        for p in (p for p in ex.pointers if p.layer == "last"):
+        for p in ex.pointers:
+            weights = out.attentions[POINTER_LAYERS[p.layer]]  # (B, H, L, L)
             rows = weights[b, p.head, p.queries]  # (nq, L)
             mass = rows.gather(1, p.keys[:, None])[:, 0] if p.aligned else rows[:, p.keys].sum(-1)
             points.append(-mass.log())
-            own = heads_out[b, p.queries, p.head * D:(p.head + 1) * D]
-            written = own @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
+            D, o_proj = layers[0].self_attn.head_dim, layers[POINTER_LAYERS[p.layer]].self_attn.o_proj
+            own = o_inputs[p.layer][b, p.queries, p.head * D:(p.head + 1) * D]
+            written = own @ o_proj.weight[:, p.head * D:(p.head + 1) * D].T
             if p.aligned:
                 copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
-            elif p.head == 0:  # each key cell's row and column, equally likely
-                cell = [int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]
-                carry = sum(-probe(written).log_softmax(-1)[:, of_cell[cell]].mean(-1)
-                            for probe, of_cell in ((heads.row, ex.cell_row), (heads.col, ex.cell_col)))
-                carries.append(carry)
+            elif p.axis:  # the clicked column (x) or row (y), shared by every key cell
+                probe, of_cell = (heads.col, ex.cell_col) if p.axis == "x" else (heads.row, ex.cell_row)
+                (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
+                carries.append(-probe(written).log_softmax(-1)[:, line])
     assert copies and carries, "the examples have no copy or no coordinate pointer"
+    assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
     with torch.no_grad():
         for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
             torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
