@@ -45,7 +45,7 @@ from tasks.synthdesk.generate import draw, generate
 from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "sample"]
+__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "sample"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,11 @@ def episode(rng_or_index: int | random.Random, kind: Kind | None = None, *, dens
             template: str | None = None, seed: int = 0) -> TrainEpisode:
     """Every step of one training task (same task as `sample` with the same arguments)."""
     task, _ = _task(rng_or_index, kind, density, template, seed)
+    return from_task(task)
+
+
+def from_task(task: Episode) -> TrainEpisode:
+    """Every step of any synthdesk task (e.g. a held-out one, for diagnostics) in the training form."""
     screens = [s.state.render() for s in task.steps]
     return TrainEpisode(kind=task.kind, template=task.template, instruction=task.instruction,
                         frames=tuple(s.image for s in screens), layouts=tuple(s.widgets for s in screens),
