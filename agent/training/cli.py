@@ -21,6 +21,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--steps", type=int, default=defaults.steps, help=f"optimiser steps. Default: {defaults.steps}")
     tr.add_argument("--batch", type=int, default=defaults.batch, help=f"tasks per step. Default: {defaults.batch}")
     tr.add_argument("--lr", type=float, default=defaults.lr, help=f"peak learning rate. Default: {defaults.lr}")
+    tr.add_argument("--reading-steps", type=int, default=defaults.reading_steps,
+                    help="first steps that train reading alone, on single screens (counted in --steps). "
+                         f"Default: {defaults.reading_steps}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--threads", type=int, default=defaults.threads, help=f"CPU threads. Default: {defaults.threads}")
     tr.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
@@ -46,6 +49,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     try:
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                          reading_steps=args.reading_steps,
                           threads=args.threads, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (ValueError, FileExistsError) as e:

@@ -29,12 +29,12 @@ from torch import nn
 
 from compression.models import chunk_positions, resolve
 
-from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, POINTER_LAYERS, Example
+from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POINTER_LAYERS, Example
 
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
-LOSS_WEIGHTS = {"reply": 1.0, "read": 0.5, "where": 0.5, "digits": 0.5, "point": 1.0, "copy": 1.0, "carry": 0.5}
+LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "point": 1.0, "copy": 1.0, "carry": 0.5}
 
 
 class AuxHeads(nn.Module):
@@ -183,9 +183,18 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
     return F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none")
 
 
-def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch,
-                   section: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies)."""
+READING_PARTS = ("read", "where", "digits")  # the losses of the reading phase (`agent.training.run`)
+
+
+def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch, section: list[int], *,
+                   reading_only: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+    """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
+
+    reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
+    ``word_acc`` is the read probe's accuracy on the cells that show a word or an icon; ``read_acc`` counts blank
+    cells too,
+    which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
+    """
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
     target = batch.labels[:, 1:]
@@ -199,7 +208,10 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     cols = torch.cat([e.cell_col for e in batch.examples])
     digits = torch.cat([e.cell_digits for e in batch.examples])  # (C, 3)
     read = F.cross_entropy(heads.read(cells), cls)
-    read_acc = float((heads.read(cells).argmax(-1) == cls).float().mean())
+    read_right = heads.read(cells).argmax(-1) == cls
+    read_acc = float(read_right.float().mean())
+    shows_word = cls < CELL_CLASSES.index(OTHER)
+    word_acc = float(read_right[shows_word].float().mean()) if bool(shows_word.any()) else 0.0
     where = F.cross_entropy(heads.row(cells), rows) + F.cross_entropy(heads.col(cells), cols)
     digit_logits = heads.digits(cells).view(-1, 3, 10)
     has_code = digits[:, 0] >= 0
@@ -207,9 +219,13 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
             if bool(has_code.any()) else torch.zeros(()))
     norm = model.model.language_model.norm
     lm_head = model.get_output_embeddings()
-    pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads)
+    if reading_only:
+        pointed, point_acc, n_point = {k: torch.zeros(()) for k in ("point", "copy", "carry")}, 0.0, 0
+    else:
+        pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads)
     parts = {"reply": reply, "read": read, "where": where, "digits": code, **pointed}
-    total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+    total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
     stats = {k: float(v.detach()) for k, v in parts.items()}
-    stats.update(token_acc=token_acc, read_acc=read_acc, point_acc=point_acc, n_point=float(n_point))
+    stats.update(token_acc=token_acc, read_acc=read_acc, word_acc=word_acc, point_acc=point_acc,
+                 n_point=float(n_point))
     return total, stats

@@ -99,12 +99,36 @@ def test_config_is_validated(tmp_path):
         TrainConfig(out=tmp_path, steps=0)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(out=tmp_path, lr=0.0)
+    with pytest.raises(ValueError, match="reading_steps"):
+        TrainConfig(out=tmp_path, steps=10, reading_steps=10)
+
+
+def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
+    from agent.training.objective import LOSS_WEIGHTS, READING_PARTS, AttentionTap, AuxHeads, compute_losses
+
+    model = gui_tiny.model
+    batch = collate([encode_episode(synthdesk.episode(random.Random(4), "memory"), gui_tiny.processor)],
+                    gui_tiny.tokenizer.pad_token_id, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            total, stats = compute_losses(model, heads, tap, batch, section, reading_only=True)
+            full, full_stats = compute_losses(model, heads, tap, batch, section)
+    finally:
+        tap.remove()
+    assert stats["point"] == stats["copy"] == stats["carry"] == 0.0 < full_stats["point"]
+    assert stats["digits"] > 0  # a memory task shows a code notice
+    assert float(total) == pytest.approx(sum(LOSS_WEIGHTS[k] * stats[k] for k in READING_PARTS), rel=1e-5)
+    assert float(full) > float(total)
+    assert 0.0 <= stats["word_acc"] <= 1.0
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     from agent.training import run as run_module
 
-    common = dict(steps=4, batch=1, warmup=1, checkpoint_every=2, threads=1, seed=7)
+    common = dict(steps=4, batch=1, warmup=1, reading_steps=1, checkpoint_every=2, threads=1, seed=7)
     whole = train(TrainConfig(out=tmp_path / "whole", **common), progress=False)
     real_draw = run_module._draw
 
@@ -129,6 +153,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     for out in (whole, tmp_path / "cut"):
         rows = list(csv.reader(open(out / "curve.csv")))
         assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+        point = CURVE_COLUMNS.index("point")
+        assert float(rows[1][point]) == 0.0 and float(rows[2][point]) > 0.0  # step 1 reads; step 2 points
         assert (out / "curve.png").stat().st_size > 0
 
 
