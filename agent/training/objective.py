@@ -183,8 +183,8 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
     return F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none")
 
 
-# The losses of the reading phase (`agent.training.run`). Not "where": with it the read probe named 0.30 of the
-# held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620); learning positions first stalls reading.
+# The losses of the reading phase (`agent.training.run`). Not "where": in a reading-only run with it the read probe
+# named 0.30 of the held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620).
 READING_PARTS = ("read", "digits")
 
 

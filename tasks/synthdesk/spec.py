@@ -145,7 +145,6 @@ def generate_spec(rng: random.Random, size: tuple[int, int], density: float, nee
         window, title, list_box, list_items, controls = _window(rng, size, density, needs, words)
     except _NoRoom:
         return None
-    cols, rows = size[0] // CELL, size[1] // CELL
     shift = (rng.randint(-1, 1), rng.randint(-1, 1))
     return AppSpec(size=size, theme=rng.randrange(4), menus=menus, window=window, title=title, list_box=list_box,
                    list_items=list_items, controls=controls, dialog_shift=shift, toast_top=rng.random() < 0.5,
