@@ -184,7 +184,8 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
 
 
 # The losses of the reading phase (`agent.training.run`). Not "where": in a reading-only run with it the read probe
-# named 0.30 of the held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620).
+# named 0.30 of the held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620). Whether "where" only
+# delays reading's late breakthrough or prevents it is not settled.
 READING_PARTS = ("read", "digits")
 
 
@@ -194,8 +195,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
     ``word_acc`` is the read probe's accuracy on the cells that show a word or an icon; ``read_acc`` counts blank
-    cells too,
-    which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
+    cells too, which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
     """
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
@@ -209,8 +209,9 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     rows = torch.cat([e.cell_row for e in batch.examples])
     cols = torch.cat([e.cell_col for e in batch.examples])
     digits = torch.cat([e.cell_digits for e in batch.examples])  # (C, 3)
-    read = F.cross_entropy(heads.read(cells), cls)
-    read_right = heads.read(cells).argmax(-1) == cls
+    read_logits = heads.read(cells)
+    read = F.cross_entropy(read_logits, cls)
+    read_right = read_logits.argmax(-1) == cls
     read_acc = float(read_right.float().mean())
     shows_word = cls < CELL_CLASSES.index(OTHER)
     word_acc = float(read_right[shows_word].float().mean()) if bool(shows_word.any()) else 0.0

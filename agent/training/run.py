@@ -214,7 +214,7 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
     series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "carry": "brown",
-              "token_acc": "black", "word_acc": "blue", "point_acc": "purple"}
+              "token_acc": "black", "word_acc": "teal", "point_acc": "purple"}
     half = (H - 3 * pad) // 2
     panels = [(("reply", "read", "point", "copy", "carry"), True), (("token_acc", "word_acc", "point_acc"), False)]
     for panel, (names, log) in enumerate(panels):
