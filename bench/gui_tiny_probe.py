@@ -62,9 +62,14 @@ def teacher_forced(bundle, heads, episodes) -> tuple[dict[str, float], dict[str,
         for ep in episodes:
             ex = encode_episode(ep, bundle.processor)
             batch = collate([ex], bundle.tokenizer.pad_token_id, model)
-            with torch.no_grad():
-                _, stats = compute_losses(model, heads, tap, batch, section)
-                predicted = model(**batch.inputs, use_cache=False).logits[0].argmax(-1)  # (L,)
+            seen: list[torch.Tensor] = []  # the logits of compute_losses' own forward: one forward per example
+            hook = model.register_forward_hook(lambda m, args, out: seen.append(out.logits))
+            try:
+                with torch.no_grad():
+                    _, stats = compute_losses(model, heads, tap, batch, section)
+            finally:
+                hook.remove()
+            predicted = seen[0][0].argmax(-1)  # (L,)
             for k, v in stats.items():
                 sums[k] += v / len(episodes)
             for p in (p for p in ex.pointers if p.axis):
