@@ -29,7 +29,7 @@ from torch import nn
 
 from compression.models import chunk_positions, resolve
 
-from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POINTER_LAYERS, Example
+from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POINTER_LAYERS, Example, Pointer
 
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
@@ -123,7 +123,8 @@ class AttentionTap:
 
 
 def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: Callable[[torch.Tensor], torch.Tensor],
-                  heads: AuxHeads) -> tuple[dict[str, torch.Tensor], float, int]:
+                  heads: AuxHeads, landed: list[tuple[int, Pointer, torch.Tensor]] | None = None
+                  ) -> tuple[dict[str, torch.Tensor], float, int]:
     """The pointer losses of ``batch``: ({point, copy, carry}, point_acc, n).
 
     point: mean -log(attention mass on the targets) over every pointer's queries. copy: for copy pointers, the
@@ -134,6 +135,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
     carry: the same for the coordinate pointers (``axis`` set): the head's own output, read by the ``where`` probe of
     its axis, names the column (x) or row (y) of the cells it points at.
     point_acc: the share of coordinate-pointer queries whose argmax hits a target.
+    landed: if given, receives (example index, pointer, argmax key position per query) of every coordinate pointer.
     """
     losses, copies, carries, hits, n = [], [], [], 0, 0
     ids = batch.inputs["input_ids"]
@@ -168,8 +170,11 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                         carries.append(_carry_loss(heads, written, ex, p.keys, p.axis))
                 losses.append(torch.logsumexp(scores, -1) - on_target)
                 if coordinate:
-                    hits += int(torch.isin(scores.argmax(-1), p.keys).sum())
+                    top = scores.argmax(-1)
+                    hits += int(torch.isin(top, p.keys).sum())
                     n += p.queries.numel()
+                    if landed is not None:
+                        landed.append((b, p, top))
     mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
     return {"point": mean(losses), "copy": mean(copies), "carry": mean(carries)}, hits / max(n, 1), n
 
@@ -190,12 +195,14 @@ READING_PARTS = ("read", "digits")
 
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch, section: list[int], *,
-                   reading_only: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
+                   reading_only: bool = False, landed: list[tuple[int, Pointer, torch.Tensor]] | None = None
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
     ``word_acc`` is the read probe's accuracy on the cells that show a word or an icon; ``read_acc`` counts blank
     cells too, which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
+    landed: see `_pointer_loss` (a diagnostic: where the coordinate pointers look).
     """
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
@@ -225,7 +232,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     if reading_only:
         pointed, point_acc, n_point = {k: torch.zeros(()) for k in ("point", "copy", "carry")}, 0.0, 0
     else:
-        pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads)
+        pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads,
+                                                        landed)
     parts = {"reply": reply, "read": read, "where": where, "digits": code, **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
     stats = {k: float(v.detach()) for k, v in parts.items()}

@@ -207,7 +207,8 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
     that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
     of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
-    ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output."""
+    ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
+    top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer."""
     import torch.nn.functional as F
 
     from agent.training.examples import POINTER_LAYERS
@@ -229,7 +230,8 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
         with torch.no_grad():
             out = model(**batch.inputs, use_cache=False, output_attentions=True)
             heads = AuxHeads(model.config.get_text_config().hidden_size)
-            pointed, _, _ = _pointer_loss(tap, batch, section, readout, heads)
+            landed: list = []
+            pointed, point_acc, n = _pointer_loss(tap, batch, section, readout, heads, landed)
     finally:
         for h in hooks:
             h.remove()
@@ -256,3 +258,9 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     with torch.no_grad():
         for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
             torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
+    coordinate = [(b, p) for b, ex in enumerate(examples) for p in ex.pointers if p.axis]
+    assert [(b, p) for b, p, _ in landed] == coordinate
+    for b, p, top in landed:
+        assert top.tolist() == out.attentions[POINTER_LAYERS[p.layer]][b, p.head, p.queries].argmax(-1).tolist()
+    hits = sum(int(torch.isin(top, p.keys).sum()) for _, p, top in landed)
+    assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
