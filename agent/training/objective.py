@@ -14,6 +14,10 @@
   carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
   or row (y).
   ``point_acc`` counts the coordinate pointers only.
+* name: the ``read`` probe, applied to the hidden state of each coordinate pointer's query positions (the input of
+  the coordinate layer), names the word on the target's cells. The pointer matches a query against keys; reading
+  puts the word's identity on the cells (the keys), and this puts the same identity, in the same probe's basis, at
+  the digits that look for it (the queries). The probe's weights are not trained by it: the cells define the basis.
 
 The heads (`AuxHeads`) are a training aid and are not shipped. Shape letters: B batch, L tokens, D hidden.
 """
@@ -34,7 +38,8 @@ from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POI
 __all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
-LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "point": 1.0, "copy": 1.0, "carry": 0.5}
+LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "name": 0.5, "point": 1.0, "copy": 1.0,
+                "carry": 0.5}
 
 
 class AuxHeads(nn.Module):
@@ -188,6 +193,23 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
     return F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none")
 
 
+def _name_loss(heads: AuxHeads, hidden: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
+    """(loss, accuracy) of the ``name`` part (module docstring) over the coordinate pointers of ``batch``;
+    (0, 0.0) when it has none. ``hidden``: (B, L, D) at ``AUX_LAYER``."""
+    queries, words = [], []
+    for b, ex in enumerate(batch.examples):
+        for p in ex.pointers:
+            if p.axis:
+                target = ex.cell_class[torch.searchsorted(ex.cell_pos, p.keys[:1])]  # (1,) the word on the target
+                queries.append(hidden[b, p.queries])
+                words.append(target.expand(p.queries.numel()))
+    if not queries:
+        return torch.zeros(()), 0.0
+    logits = F.linear(torch.cat(queries), heads.read.weight.detach(), heads.read.bias.detach())
+    target = torch.cat(words)
+    return F.cross_entropy(logits, target), float((logits.argmax(-1) == target).float().mean())
+
+
 # The losses of the reading phase (`agent.training.run`). Not "where": in a reading-only run with it the read probe
 # named 0.30 of the held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620). Whether "where" only
 # delays reading's late breakthrough or prevents it is not settled.
@@ -200,7 +222,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
-    ``word_acc`` is the read probe's accuracy on the cells that show a word or an icon; ``read_acc`` counts blank
+    ``name_acc`` is the ``name`` part's accuracy. ``word_acc`` is the read probe's accuracy on the cells that show a
+    word or an icon; ``read_acc`` counts blank
     cells too, which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
     landed: see `_pointer_loss` (a diagnostic: where the coordinate pointers look).
     """
@@ -227,6 +250,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     has_code = digits[:, 0] >= 0
     code = (F.cross_entropy(digit_logits[has_code].reshape(-1, 10), digits[has_code].reshape(-1))
             if bool(has_code.any()) else torch.zeros(()))
+    name, name_acc = _name_loss(heads, hidden, batch)
     norm = model.model.language_model.norm
     lm_head = model.get_output_embeddings()
     if reading_only:
@@ -234,9 +258,9 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     else:
         pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads,
                                                         landed)
-    parts = {"reply": reply, "read": read, "where": where, "digits": code, **pointed}
+    parts = {"reply": reply, "read": read, "where": where, "digits": code, "name": name, **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
     stats = {k: float(v.detach()) for k, v in parts.items()}
-    stats.update(token_acc=token_acc, read_acc=read_acc, word_acc=word_acc, point_acc=point_acc,
+    stats.update(token_acc=token_acc, read_acc=read_acc, word_acc=word_acc, name_acc=name_acc, point_acc=point_acc,
                  n_point=float(n_point))
     return total, stats

@@ -125,6 +125,47 @@ def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
     assert 0.0 <= stats["word_acc"] <= 1.0
 
 
+def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_cells_probe(gui_tiny):
+    """name: the read probe on the hidden states (``AUX_LAYER``) at each coordinate pointer's queries against the
+    word on that pointer's target cells; it trains the model there, never the probe (the cells define the basis)."""
+    import torch.nn.functional as F
+
+    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, _name_loss, compute_losses
+
+    model = gui_tiny.model
+    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
+                for s, kind in ((5, "episode"), (6, "grounding"))]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            _, stats = compute_losses(model, heads, tap, batch, section)
+    finally:
+        tap.remove()
+    model.zero_grad(set_to_none=True)
+    hidden = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+    name, accuracy = _name_loss(heads, hidden, batch)
+    name.backward()
+    logits, words = [], []
+    for b, ex in enumerate(examples):
+        for p in (p for p in ex.pointers if p.axis):
+            (word,) = set(ex.cell_class[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
+            logits.append(heads.read(hidden[b, p.queries]))
+            words += [word] * p.queries.numel()
+    assert len(words) >= 4, "the examples have no coordinate pointer"
+    with torch.no_grad():
+        logits = torch.cat(logits)
+        expected = F.cross_entropy(logits, torch.tensor(words))
+    assert stats["name"] == pytest.approx(float(expected), rel=1e-4)
+    assert float(name.detach()) == pytest.approx(float(expected), rel=1e-4)
+    assert accuracy == stats["name_acc"] == float((logits.argmax(-1) == torch.tensor(words)).float().mean())
+    assert heads.read.weight.grad is None and heads.read.bias.grad is None
+    assert float(model.model.language_model.embed_tokens.weight.grad.abs().sum()) > 0
+    model.zero_grad(set_to_none=True)
+
+
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     from agent.training import run as run_module
 
