@@ -305,3 +305,35 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
         assert top.tolist() == out.attentions[POINTER_LAYERS[p.layer]][b, p.head, p.queries].argmax(-1).tolist()
     hits = sum(int(torch.isin(top, p.keys).sum()) for _, p, top in landed)
     assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
+
+
+def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
+    """bench/gui_tiny_probe.py's `landing`: target, the target's word elsewhere on its screen, another cell of its
+    screen, a cell of an earlier screen, or a text token."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gui_tiny_probe.py"
+    spec = importlib.util.spec_from_file_location("gui_tiny_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    ex = encode_episode(synthdesk.episode(random.Random(7), "episode"), gui_tiny.processor)
+    tokens = (ex.image_grid_thw.prod(-1) // 4).cumsum(0).tolist()
+    p = [p for p in ex.pointers if p.axis == "x"][-1]  # a click on a later screen, whose word an earlier one showed
+    target = int((ex.cell_pos == p.keys[0]).nonzero())
+    screen = next(s for s, end in enumerate(tokens) if target < end)
+    first = tokens[screen - 1] if screen else 0
+    assert screen > 0, "the episode's last click is on its first screen"
+    cells = range(first, tokens[screen])
+    word = int(ex.cell_class[target])
+    same = [c for c in cells if int(ex.cell_class[c]) == word and int(ex.cell_pos[c]) not in p.keys.tolist()]
+    other = next(c for c in cells if int(ex.cell_class[c]) != word)
+    assert same, "the target's word covers one cell only"
+    assert probe.landing(ex, p.keys, int(p.keys[0])) == "target"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[same[0]])) == "same word, same screen"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[other])) == "other cell, same screen"
+    earlier = next(c for c in range(first) if int(ex.cell_class[c]) != word)
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "other screen"
+    earlier = next(c for c in range(first) if int(ex.cell_class[c]) == word)
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "same word, other screen"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[0]) - 1) == "text"
