@@ -18,7 +18,12 @@ Three kinds:
 Every gold action is a function of the instruction and the screens so far: the screen shows which step comes next
 (open menu, dialog, focused field, ticked boxes, status text), and only memory steps need an earlier screen.
 Gold clicks are at the centre of the target box's middle cell (`widgets.box_click_point`); gold replies use the
-UI-TARS-1.5 grammar with a few-word thought.
+UI-TARS-1.5 grammar with a few-word thought: "Click <label>", "Type <text>", "Press <key>", "Done". The click verb
+is the same for every widget role: it is written before the target's coordinates, so a verb that depends on the
+role (as "Open" for menus and "Select" for list items did) asks the model to know the target's role before it has
+found the target. gui-tiny's run gt12 used the verb as a cue for where to click: on 24 held-out grounding tasks,
+with the gold thought forced, 12 clicks landed; with "Open" forced on every task, 8; with "Select", 3. Free
+running it wrote "Open" for most targets and clicked the menu bar.
 
 Per-step chance (a uniformly random argument for the right action type): click = target area / screen area;
 memory click = 1 / words in the dialog; type = 1 / 60 (a vocabulary word) or 1 / 900 (a code); hotkey = 1 / 2
@@ -46,7 +51,6 @@ Kind = Literal["grounding", "episode", "memory"]
 KINDS: tuple[Kind, ...] = ("grounding", "episode", "memory")
 ActionType = Literal["click", "type", "hotkey", "finished"]
 _CODES = CODE_RANGE[1] - CODE_RANGE[0] + 1
-_VERBS = {"menu": "Open", "menuitem": "Pick", "checkbox": "Tick", "listitem": "Select", "textfield": "Focus"}
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,7 @@ def _grounding(rng: random.Random, spec: AppSpec) -> _Plan | None:
 
 
 def _thought(w: Widget) -> str:
-    return f"{_VERBS.get(w.role, 'Click')} {w.label or 'field'}"
+    return f"Click {w.label or 'field'}"  # one verb for every role: the module docstring says why
 
 
 def _run(plan: _Plan, finish: bool) -> tuple[tuple[GoldStep, ...], AppState]:
