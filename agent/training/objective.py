@@ -223,8 +223,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
     ``name_acc`` is the ``name`` part's accuracy. ``word_acc`` is the read probe's accuracy on the cells that show a
-    word or an icon; ``read_acc`` counts blank
-    cells too, which are most cells (gt7: read_acc 0.74 while word cells were read right 34% of the time).
+    word or an icon; ``read_acc`` counts blank cells too, which are most cells (gt7: read_acc 0.74 while word cells
+    were read right 34% of the time).
     landed: see `_pointer_loss` (a diagnostic: where the coordinate pointers look).
     """
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
@@ -256,8 +256,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     if reading_only:
         pointed, point_acc, n_point = {k: torch.zeros(()) for k in ("point", "copy", "carry")}, 0.0, 0
     else:
-        pointed, point_acc, n_point = _pointer_loss(tap, batch, section, lambda h: lm_head(norm(h)), heads,
-                                                        landed)
+        readout = lambda h: lm_head(norm(h))
+        pointed, point_acc, n_point = _pointer_loss(tap, batch, section, readout, heads, landed)
     parts = {"reply": reply, "read": read, "where": where, "digits": code, "name": name, **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
     stats = {k: float(v.detach()) for k, v in parts.items()}
