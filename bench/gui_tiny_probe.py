@@ -7,7 +7,10 @@ digits of the coordinates, and what the model writes when nothing is forced. Thi
 * teacher-forced accuracy of each coordinate digit by its slot (x1 = first digit of x, ...) and of whole numbers;
 * where each coordinate pointer's top key lands: on its target, elsewhere on a cell that shows the target's word
   (same screen or an earlier one), on another cell, or on a text token;
-* free-running first steps of held-out grounding tasks: the reply, and whether its click lands in the target box.
+* per axis, whether the coordinate head's output names the clicked column (row) at every digit (the carry) against
+  whether the digits come out right: it tells the copy of the position from its spelling;
+* first steps of held-out grounding tasks: clicks inside the box with the gold reply forced up to the coordinates
+  (digits greedy), then free running (the reply, and whether its click lands in the target box).
 
 Usage: ``python bench/gui_tiny_probe.py runs/gui-tiny [--seed 0] [--limit 24] [--free 8]`` (a run directory or its
 checkpoint.pt). A minute or two on one core.
@@ -16,6 +19,7 @@ checkpoint.pt). A minute or two on one core.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from collections import defaultdict
@@ -73,15 +77,18 @@ def landing(ex, keys: torch.Tensor, top: int) -> str:
     return "other cell, same screen" if same_screen else "other screen"
 
 
-def teacher_forced(bundle, heads, episodes) -> tuple[dict[str, float], dict[str, tuple[int, int]], dict[str, int]]:
-    """Mean training stats over ``episodes``; per digit slot, (right, total) of the coordinate digits; and counts of
-    the coordinate pointers' top keys by `landing` (keys "x: target", ...)."""
+def teacher_forced(bundle, heads, episodes) -> tuple[dict[str, float], dict[str, tuple[int, int]], dict[str, int],
+                                                     dict[tuple[str, bool, bool], int]]:
+    """Mean training stats over ``episodes``; per digit slot, (right, total) of the coordinate digits; counts of
+    the coordinate pointers' top keys by `landing` (keys "x: target", ...); and counts of coordinate pointers by
+    (axis, carry right at every digit, digits all right)."""
     model = bundle.model.eval()
     tap = AttentionTap.of(model)
     section = list(model.config.get_text_config().rope_parameters["mrope_section"])
     sums: dict[str, float] = defaultdict(float)
     slots: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     landings: dict[str, int] = defaultdict(int)
+    carries: dict[tuple[str, bool, bool], int] = defaultdict(int)
     try:
         for ep in episodes:
             ex = encode_episode(ep, bundle.processor)
@@ -94,10 +101,15 @@ def teacher_forced(bundle, heads, episodes) -> tuple[dict[str, float], dict[str,
                     _, stats = compute_losses(model, heads, tap, batch, section, landed=landed)
             finally:
                 hook.remove()
-            for _, p, top in landed:
-                for t in top.tolist():
-                    landings[f"{p.axis}: {landing(ex, p.keys, t)}"] += 1
             predicted = seen[0][0].argmax(-1)  # (L,)
+            for look in landed:
+                p = look.pointer
+                for t in look.top.tolist():
+                    landings[f"{p.axis}: {landing(ex, p.keys, t)}"] += 1
+                of_cell = ex.cell_col if p.axis == "x" else ex.cell_row
+                line = int(of_cell[torch.searchsorted(ex.cell_pos, p.keys[:1])])
+                spelled = bool((predicted[p.queries] == ex.input_ids[p.queries + 1]).all())
+                carries[(p.axis, bool((look.carried == line).all()), spelled)] += 1
             for k, v in stats.items():
                 sums[k] += v / len(episodes)
             for p in (p for p in ex.pointers if p.axis):
@@ -109,7 +121,32 @@ def teacher_forced(bundle, heads, episodes) -> tuple[dict[str, float], dict[str,
                 slots[f"{p.axis} whole"][1] += 1
     finally:
         tap.remove()
-    return dict(sums), {k: (v[0], v[1]) for k, v in sorted(slots.items())}, dict(landings)
+    return dict(sums), {k: (v[0], v[1]) for k, v in sorted(slots.items())}, dict(landings), dict(carries)
+
+
+def forced_clicks(bundle, episodes) -> int:
+    """How many first clicks land inside the target box when the gold reply is forced up to ``start_box='(`` and
+    the digits are decoded greedily: the clicks as the digits alone decide them, whatever the Thought would be."""
+    model, tok = bundle.model, bundle.tokenizer
+    close = tok.encode(")", add_special_tokens=False)[0]
+    hits = 0
+    for ep in episodes:
+        ex = encode_episode(ep, bundle.processor)
+        reply = ep.targets[0].reply
+        start = int((ex.labels != -100).nonzero()[0])  # the first reply token; byte-level: one token per character
+        forced = start + reply.index("start_box='(") + len("start_box='(")
+        ids = ex.input_ids[:forced]
+        for _ in range(12):
+            cut = dataclasses.replace(ex, input_ids=ids, labels=torch.full_like(ids, -100))
+            with torch.no_grad():
+                logits = model(**collate([cut], tok.pad_token_id, model).inputs, use_cache=False).logits
+            ids = torch.cat([ids, logits[0, -1:].argmax(-1)])
+            if int(ids[-1]) == close:
+                break
+        m = re.fullmatch(r"(\d+),(\d+)\)", tok.decode(ids[forced:]))
+        box = ep.targets[0].target_box
+        hits += bool(m and box and box_contains(box, int(m[1]), int(m[2])))
+    return hits
 
 
 def free_first_steps(bundle, episodes) -> list[tuple[str, str, bool]]:
@@ -138,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     bundle, heads, step = load_checkpoint(args.checkpoint)
     episodes = [training.from_task(generate("heldout", args.seed, i, kind_of(i))) for i in range(args.limit)]
-    stats, slots, landings = teacher_forced(bundle, heads, episodes)
+    stats, slots, landings, carries = teacher_forced(bundle, heads, episodes)
     print(f"checkpoint step {step}; held-out seed {args.seed}, {len(episodes)} tasks, teacher forced\n")
     print("| " + " | ".join(stats) + " |\n|" + "---:|" * len(stats))
     print("| " + " | ".join(f"{v:.3f}" for v in stats.values()) + " |\n")
@@ -150,7 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     for where in LANDINGS:
         share = {axis: landings.get(f"{axis}: {where}", 0) / max(totals[axis], 1) for axis in "xy"}
         print(f"| {where} | {share['x']:.2f} | {share['y']:.2f} |")
-    grounding = [ep for ep in episodes if ep.kind == "grounding"][: args.free]
+    print("\n| axis | carry | digits right | digits wrong |\n|---|---|---:|---:|")
+    for axis in "xy":
+        for carried in (True, False):
+            print(f"| {axis} | {'right' if carried else 'wrong'} | {carries.get((axis, carried, True), 0)} | "
+                  f"{carries.get((axis, carried, False), 0)} |")
+    grounding = [ep for ep in episodes if ep.kind == "grounding"]
+    if grounding:
+        print(f"\nforced up to the coordinates: {forced_clicks(bundle, grounding)}/{len(grounding)} clicks inside the "
+              "target box")
+    grounding = grounding[: args.free]
     if grounding:
         rows = free_first_steps(bundle, grounding)
         print(f"\nfree-running first steps: {sum(ok for *_, ok in rows)}/{len(rows)} clicks inside the target box")

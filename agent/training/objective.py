@@ -35,7 +35,7 @@ from compression.models import chunk_positions, resolve
 
 from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POINTER_LAYERS, Example, Pointer
 
-__all__ = ["AuxHeads", "Batch", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
+__all__ = ["AuxHeads", "Batch", "Landing", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
 LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "name": 0.5, "point": 1.0, "copy": 1.0,
@@ -51,6 +51,17 @@ class AuxHeads(nn.Module):
         self.row = nn.Linear(hidden, MAX_ROWS)
         self.col = nn.Linear(hidden, MAX_COLS)
         self.digits = nn.Linear(hidden, 30)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where one coordinate pointer of example ``b`` looked (a diagnostic): per query, its top key and the column
+    (x) or row (y) that the ``where`` probe reads in the head's output (the carry)."""
+
+    b: int
+    pointer: Pointer
+    top: torch.Tensor  # (nq,) argmax key positions
+    carried: torch.Tensor  # (nq,) column or row
 
 
 @dataclass
@@ -128,8 +139,7 @@ class AttentionTap:
 
 
 def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: Callable[[torch.Tensor], torch.Tensor],
-                  heads: AuxHeads, landed: list[tuple[int, Pointer, torch.Tensor]] | None = None
-                  ) -> tuple[dict[str, torch.Tensor], float, int]:
+                  heads: AuxHeads, landed: list[Landing] | None = None) -> tuple[dict[str, torch.Tensor], float, int]:
     """The pointer losses of ``batch``: ({point, copy, carry}, point_acc, n).
 
     point: mean -log(attention mass on the targets) over every pointer's queries. copy: for copy pointers, the
@@ -140,7 +150,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
     carry: the same for the coordinate pointers (``axis`` set): the head's own output, read by the ``where`` probe of
     its axis, names the column (x) or row (y) of the cells it points at.
     point_acc: the share of coordinate-pointer queries whose argmax hits a target.
-    landed: if given, receives (example index, pointer, argmax key position per query) of every coordinate pointer.
+    landed: if given, receives a `Landing` for every coordinate pointer.
     """
     losses, copies, carries, hits, n = [], [], [], 0, 0
     ids = batch.inputs["input_ids"]
@@ -172,25 +182,29 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 else:  # any of the keys
                     on_target = torch.logsumexp(scores[:, p.keys], -1)
                     if coordinate:
-                        carries.append(_carry_loss(heads, written, ex, p.keys, p.axis))
+                        carry, carried = _carry_loss(heads, written, ex, p.keys, p.axis)
+                        carries.append(carry)
                 losses.append(torch.logsumexp(scores, -1) - on_target)
                 if coordinate:
                     top = scores.argmax(-1)
                     hits += int(torch.isin(top, p.keys).sum())
                     n += p.queries.numel()
                     if landed is not None:
-                        landed.append((b, p, top))
+                        landed.append(Landing(b, p, top, carried))
     mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
     return {"point": mean(losses), "copy": mean(copies), "carry": mean(carries)}, hits / max(n, 1), n
 
 
-def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor, axis: str) -> torch.Tensor:
+def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor, axis: str
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per query: cross-entropy of the ``where`` probe of ``axis`` (x: column, y: row) on ``written`` against the
-    columns (rows) of ``keys`` (image-token positions), each key weighing the same; coordinate keys share one."""
+    columns (rows) of ``keys`` (image-token positions), each key weighing the same (coordinate keys share one);
+    and the column (row) the probe names."""
     cells = torch.searchsorted(ex.cell_pos, keys)  # cell_pos is increasing
     probe, of_cell, size = (heads.col, ex.cell_col, MAX_COLS) if axis == "x" else (heads.row, ex.cell_row, MAX_ROWS)
     target = F.one_hot(of_cell[cells], size).float().mean(0)  # (size,)
-    return F.cross_entropy(probe(written), target.expand(written.shape[0], -1), reduction="none")
+    logits = probe(written)
+    return F.cross_entropy(logits, target.expand(written.shape[0], -1), reduction="none"), logits.argmax(-1)
 
 
 def _name_loss(heads: AuxHeads, hidden: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
@@ -217,7 +231,7 @@ READING_PARTS = ("read", "digits")
 
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch, section: list[int], *,
-                   reading_only: bool = False, landed: list[tuple[int, Pointer, torch.Tensor]] | None = None
+                   reading_only: bool = False, landed: list[Landing] | None = None
                    ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
 

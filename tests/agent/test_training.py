@@ -249,7 +249,8 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
     of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
     ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
-    top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer."""
+    top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer, and the carried
+    column or row the argmax of that probe."""
     import torch.nn.functional as F
 
     from agent.training.examples import POINTER_LAYERS
@@ -278,7 +279,7 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
             h.remove()
         tap.remove()
     ids = batch.inputs["input_ids"]
-    points, copies, carries = [], [], []
+    points, copies, carries, carried = [], [], [], []
     for b, ex in enumerate(examples):
         for p in ex.pointers:
             weights = out.attentions[POINTER_LAYERS[p.layer]]  # (B, H, L, L)
@@ -294,16 +295,19 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
                 probe, of_cell = (heads.col, ex.cell_col) if p.axis == "x" else (heads.row, ex.cell_row)
                 (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
                 carries.append(-probe(written).log_softmax(-1)[:, line])
+                carried.append(probe(written).argmax(-1))
     assert copies and carries, "the examples have no copy or no coordinate pointer"
     assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
     with torch.no_grad():
         for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
             torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
     coordinate = [(b, p) for b, ex in enumerate(examples) for p in ex.pointers if p.axis]
-    assert [(b, p) for b, p, _ in landed] == coordinate
-    for b, p, top in landed:
-        assert top.tolist() == out.attentions[POINTER_LAYERS[p.layer]][b, p.head, p.queries].argmax(-1).tolist()
-    hits = sum(int(torch.isin(top, p.keys).sum()) for _, p, top in landed)
+    assert [(seen.b, seen.pointer) for seen in landed] == coordinate
+    for seen, expected in zip(landed, carried, strict=True):
+        weights = out.attentions[POINTER_LAYERS[seen.pointer.layer]][seen.b, seen.pointer.head, seen.pointer.queries]
+        assert seen.top.tolist() == weights.argmax(-1).tolist()
+        assert seen.carried.tolist() == expected.tolist()
+    hits = sum(int(torch.isin(seen.top, seen.pointer.keys).sum()) for seen in landed)
     assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
 
 
