@@ -158,24 +158,29 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
         hidden, pe = tap.seen[name]
         cos, sin = _merged(pe, section)
         D, groups = attn.head_dim, attn.num_key_value_groups
+        # Views split once: indexing a view of one example (one head) costs its backward a buffer of that view's size,
+        # while indexing the batch tensor costs one of the whole batch per index (gt14: a fifth of a step in fill_).
+        per_example, o_heads = hidden.unbind(0), attn.o_proj.weight.split(D, dim=1)
         for b, ex in enumerate(batch.examples):
             pointers = [p for p in ex.pointers if p.layer == name]
             if not pointers:
                 continue
+            h = per_example[b]
             last = max(int(p.queries.max()) for p in pointers) + 1
-            k = attn.k_proj(hidden[b, :last]).view(last, -1, D)  # (last, KV heads, D): projected once
+            k = attn.k_proj(h[:last]).view(last, -1, D)  # (last, KV heads, D): projected once
             k = k * cos[b, :last, None] + _rotate_half(k) * sin[b, :last, None]
-            v = attn.v_proj(hidden[b, :last]).view(last, -1, D)
+            k_heads, v_heads = k.unbind(1), attn.v_proj(h[:last]).view(last, -1, D).unbind(1)
+            at = torch.cat([p.queries for p in pointers])  # every query of the example, projected at once
+            q = attn.q_proj(h[at]).view(at.numel(), -1, D)  # (nq, heads, D)
+            q = q * cos[b, at, None] + _rotate_half(q) * sin[b, at, None]
             positions = torch.arange(last)
-            for p in pointers:
+            for p, q_p in zip(pointers, q.split([p.queries.numel() for p in pointers])):
                 kv = p.head // groups  # the KV head that serves query head p.head
-                q = attn.q_proj(hidden[b, p.queries])[:, p.head * D:(p.head + 1) * D]  # (nq, D)
-                q = q * cos[b, p.queries] + _rotate_half(q) * sin[b, p.queries]
-                scores = (q @ k[:, kv].T) * attn.scaling  # (nq, last)
+                scores = (q_p[:, p.head] @ k_heads[kv].T) * attn.scaling  # (nq, last)
                 scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
                 coordinate = bool(p.axis)
                 if p.aligned or coordinate:  # what this head alone adds to the residual stream, (nq, hidden)
-                    written = (scores.softmax(-1) @ v[:, kv]) @ attn.o_proj.weight[:, p.head * D:(p.head + 1) * D].T
+                    written = (scores.softmax(-1) @ v_heads[kv]) @ o_heads[p.head].T
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
                     copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
@@ -210,16 +215,18 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
 def _name_loss(heads: AuxHeads, hidden: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
     """(loss, accuracy) of the ``name`` part (module docstring) over the coordinate pointers of ``batch``;
     (0, 0.0) when it has none. ``hidden``: (B, L, D) at ``AUX_LAYER``."""
-    queries, words = [], []
+    at, words = [], []
+    L = hidden.shape[1]
     for b, ex in enumerate(batch.examples):
         for p in ex.pointers:
             if p.axis:
                 target = ex.cell_class[torch.searchsorted(ex.cell_pos, p.keys[:1])]  # (1,) the word on the target
-                queries.append(hidden[b, p.queries])
+                at.append(b * L + p.queries)
                 words.append(target.expand(p.queries.numel()))
-    if not queries:
+    if not at:
         return torch.zeros(()), 0.0
-    logits = F.linear(torch.cat(queries), heads.read.weight.detach(), heads.read.bias.detach())
+    queries = hidden.reshape(-1, hidden.shape[-1])[torch.cat(at)]  # one gather: one backward buffer
+    logits = F.linear(queries, heads.read.weight.detach(), heads.read.bias.detach())
     target = torch.cat(words)
     return F.cross_entropy(logits, target), float((logits.argmax(-1) == target).float().mean())
 
@@ -248,7 +255,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     valid = target != -100
     token_acc = float((logits.argmax(-1)[valid] == target[valid]).float().mean())
     hidden = out.hidden_states[AUX_LAYER]  # (B, L, D)
-    cells = torch.cat([hidden[b, e.cell_pos] for b, e in enumerate(batch.examples)])  # (C, D)
+    L = hidden.shape[1]
+    cells = hidden.reshape(-1, hidden.shape[-1])[torch.cat([b * L + e.cell_pos for b, e in enumerate(batch.examples)])]
     cls = torch.cat([e.cell_class for e in batch.examples])
     rows = torch.cat([e.cell_row for e in batch.examples])
     cols = torch.cat([e.cell_col for e in batch.examples])
