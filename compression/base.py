@@ -64,6 +64,8 @@ class LayerInputs:
         context) to ``n_frames - 1`` (the current one); -1 for entries outside every frame (text).
     n_frames : int
         Frames in context, the current one included (old frames of an incremental cache too).
+    n_text : int
+        Entries kept outside the budget (``keep_text``: the text entries); 0 otherwise.
     """
 
     keys: torch.Tensor
@@ -80,6 +82,13 @@ class LayerInputs:
     n_seen: int
     frame_ids: Optional[torch.Tensor] = None
     n_frames: int = 0
+    n_text: int = 0
+
+    @property
+    def keep_ratio(self) -> float:
+        """Share of the budgeted entries kept: ``(capacity - n_text) / (T - n_text)``."""
+        T = self.keys.shape[2]
+        return (self.capacity - self.n_text) / (T - self.n_text)
 
     @property
     def n_kv_heads(self) -> int:
@@ -110,6 +119,11 @@ class CompressionMethod:
     head_layout : {"kv", "query"}, default "kv"
         "kv": score per query head, mean over the GQA group, top-k per KV head (returns (B, Hkv, k)).
         "query": the reference's per-query-head layout (returns (B, H, k)); not storable in a GQA cache.
+    keep_text : bool, default False
+        Keep every entry outside the screenshots (prompt, instruction, earlier replies) and spend the budget on
+        image tokens alone: ``capacity = n_text + capacity(n_seen - n_text)``. The reference lets text and image
+        tokens compete; where text is a large share of the context (synthdesk: 57% at the first step) every
+        budget below that share must evict instruction text.
     """
 
     budget: Optional[float] = 10.0
@@ -118,6 +132,7 @@ class CompressionMethod:
     kernel_size: int = 5
     pooling: Pooling = "avg"
     head_layout: HeadLayout = "kv"
+    keep_text: bool = False
 
     compresses: ClassVar[bool] = True
 
@@ -141,6 +156,8 @@ class CompressionMethod:
             raise ValueError(f"pooling must be one of {_POOLINGS}, got pooling={self.pooling!r}")
         if self.head_layout not in _HEAD_LAYOUTS:
             raise ValueError(f"head_layout must be one of {_HEAD_LAYOUTS}, got head_layout={self.head_layout!r}")
+        if not isinstance(self.keep_text, bool):
+            raise ValueError(f"keep_text must be a bool, got keep_text={self.keep_text!r}")
 
     @property
     def hidden_states_source(self) -> HiddenStatesSource:
@@ -156,6 +173,13 @@ class CompressionMethod:
     def capacity(self, n_seen: int, layer_idx: int = 0, num_layers: int = 1) -> int:
         """Entries kept per head at ``layer_idx`` (window included). Uniform unless a method overrides it."""
         return self.base_capacity(n_seen)
+
+    def entries_kept(self, n_seen: int, n_text: int = 0, layer_idx: int = 0, num_layers: int = 1) -> int:
+        """Entries ``select`` keeps per head when ``n_text`` of the ``n_seen`` tokens lie outside the screenshots:
+        ``capacity(n_seen)``, or with ``keep_text`` ``n_text + capacity(n_seen - n_text)``; never above ``n_seen``.
+        (With ``keep_text``, image entries inside the window count against the image capacity.)"""
+        n_text = n_text if self.keep_text else 0
+        return min(n_text + self.capacity(n_seen - n_text, layer_idx, num_layers), n_seen)
 
     def _capped(self, capacity: int) -> int:
         """``capacity`` limited to ``max_tokens`` when it is set: the cap holds in every layer, so per-layer
@@ -288,15 +312,6 @@ class ScoredMethod(CompressionMethod):
         T = keys.shape[2]
         n_seen = T if n_seen is None else int(n_seen)
         valid_frames = _validate_frames(frames, T)
-        capacity = self.capacity(n_seen, layer_idx, num_layers)
-        if capacity >= T:
-            return self._all_positions(keys, queries)
-        base = self.base_capacity(n_seen)
-        if self.window >= base:
-            raise CapacityError(
-                f"window={self.window} must be smaller than the capacity={base} "
-                f"(n_seen={n_seen}, budget={self.budget}, max_tokens={self.max_tokens}, layer_idx={layer_idx})"
-            )
         if prev_frame_mask is not None and (
             prev_frame_mask.dtype != torch.bool
             or prev_frame_mask.dim() != 3
@@ -312,6 +327,19 @@ class ScoredMethod(CompressionMethod):
             n_frames = len(valid_frames)
         elif n_frames is None:
             raise ValueError("frame_ids needs n_frames (the number of frames in context)")
+        text = frame_ids < 0 if self.keep_text else None  # broadcastable to (B, Hkv, T)
+        n_text = int(text.sum(-1).max()) if text is not None else 0
+        capacity = self.entries_kept(n_seen, n_text, layer_idx, num_layers)
+        base = n_text + self.base_capacity(n_seen - n_text)
+        if text is not None:  # image entries in the window take image slots; never a text entry's
+            capacity = max(capacity, n_text + int((~text[..., T - self.window :]).sum(-1).max()))
+        if capacity >= T:
+            return self._all_positions(keys, queries)
+        if self.window >= base:
+            raise CapacityError(
+                f"window={self.window} must be smaller than the capacity={base} "
+                f"(n_seen={n_seen}, budget={self.budget}, max_tokens={self.max_tokens}, layer_idx={layer_idx})"
+            )
         layer = LayerInputs(
             keys=keys,
             queries=queries[:, :, -self.window :],
@@ -327,7 +355,13 @@ class ScoredMethod(CompressionMethod):
             n_seen=n_seen,
             frame_ids=frame_ids,
             n_frames=int(n_frames or 0),
+            n_text=n_text,
         )
         scores = self.score(layer)  # (B, Hs, T')
+        if text is not None:
+            text = text[..., : T - self.window]
+            if text.shape[1] not in (1, scores.shape[1]):  # "query" layout: one row per query head of a KV head
+                text = text.repeat_interleave(scores.shape[1] // text.shape[1], dim=1)
+            scores = scores.masked_fill(text, float("inf"))
         logger.debug("layer %d: keeping %d of %d entries per head", layer_idx, capacity, T)
         return topk_with_window(scores, capacity - self.window, self.window)  # (B, Hs, capacity)

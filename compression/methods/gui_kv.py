@@ -114,7 +114,7 @@ class GUIKV(SnapKV):
 
     def _zero_redundant(self, scores: torch.Tensor, layer: LayerInputs) -> torch.Tensor:
         keys = layer.keys
-        B, Hkv, T, _ = keys.shape
+        B, Hkv = keys.shape[:2]
         start, end = layer.frames[-1]
         if layer.prev_frame_mask is not None:
             prev = layer.prev_frame_mask[..., : layer.n_scored].expand(B, Hkv, -1)  # (B, Hkv, T')
@@ -126,7 +126,7 @@ class GUIKV(SnapKV):
             prev = span_mask(layer.spans[:-1], prev_len).expand(B, Hkv, -1)  # (B, Hkv, prev_len)
         basis = temporal_basis(keys[:, :, start:end], self.rank, self.temporal_basis)  # (B, Hkv, D, r)
         residuals = temporal_residuals(keys[:, :, :prev_len], basis)  # (B, Hkv, prev_len)
-        redundant = smallest_mask(residuals, prev, float(layer.capacity / T))  # (B, Hkv, prev_len)
+        redundant = smallest_mask(residuals, prev, layer.keep_ratio)  # (B, Hkv, prev_len)
         if layer.head_layout == "query":  # identical keys within a group: broadcast the KV-head decision
             G = scores.shape[1] // Hkv
             redundant = redundant[:, :, None].expand(B, Hkv, G, prev_len).reshape(B, Hkv * G, prev_len)

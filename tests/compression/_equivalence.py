@@ -39,13 +39,15 @@ METHOD_CASES = (
     ("gui_kv", {"budget": 40.0, "alpha": 0.0, "temporal": False}),
     ("random", {"budget": 40.0}),
     ("recency", {"budget": 40.0}),
+    ("gui_kv", {"budget": 20.0, "keep_text": True}),
+    ("snapkv", {"budget": 20.0, "keep_text": True}),
 )
 
 
 def case_id(case: tuple[str, dict]) -> str:
     name, kwargs = case
     return name + ("-residual" if kwargs.get("saliency_source") == "residual" else "") + (
-        "-ablated" if kwargs.get("temporal") is False else "")
+        "-ablated" if kwargs.get("temporal") is False else "") + ("-keep_text" if kwargs.get("keep_text") else "")
 
 
 @lru_cache(maxsize=None)

@@ -96,13 +96,14 @@ def test_cache_holds_capacity_entries_per_kv_head(case, budget):
     text = model.config.get_text_config()
     Hkv, D = text.num_key_value_heads, text.hidden_size // text.num_attention_heads
     n_layers = len(cache.layers)
+    n_text = int((ids != b.image_token_id).sum())  # counted by keep_text only
     for layer_idx, layer in enumerate(cache.layers):
-        k = min(method.capacity(L, layer_idx, n_layers), L) if method.compresses else L
+        k = method.entries_kept(L, n_text, layer_idx, n_layers) if method.compresses else L
         assert layer.keys.shape == layer.values.shape == (1, Hkv, k, D)
         assert layer.keys.is_contiguous() and layer.values.is_contiguous()
     n_bytes = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
     expected = sum(
-        2 * Hkv * D * 4 * (min(method.capacity(L, i, n_layers), L) if method.compresses else L)
+        2 * Hkv * D * 4 * (method.entries_kept(L, n_text, i, n_layers) if method.compresses else L)
         for i in range(n_layers)
     )
     assert n_bytes == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -158,3 +160,48 @@ def test_capacity_uses_the_reference_float_expression():
     # reference: int(kv_seq_len * (budget / 100)); 100 * 0.29 == 28.999999999999996
     assert SnapKV(budget=29).capacity(100) == 28
     assert SnapKV(budget=10).capacity(13_755) == 1375
+
+
+N_TEXT = T - sum(e - s for s, e in FRAMES)  # positions outside every frame (the window among them)
+
+
+@pytest.mark.parametrize("name", sorted(set(METHODS) - {"full"}))
+@pytest.mark.parametrize("budget", [5, 30])
+@pytest.mark.parametrize("layout", ["kv", "query"])
+def test_keep_text_keeps_every_text_entry_and_spends_the_budget_on_image_tokens(name, budget, layout):
+    keys, queries, hidden = _inputs(seed=2)
+    method = _method(name, budget, layout)
+    method = dataclasses.replace(method, keep_text=True)
+    layer = NUM_LAYERS - 1
+    kept = method.select(keys, queries, hidden, FRAMES, layer_idx=layer, num_layers=NUM_LAYERS)
+    n_heads = HKV if layout == "kv" else HKV * G
+    in_frame = torch.zeros(T, dtype=torch.bool)
+    for s, e in FRAMES:
+        in_frame[s:e] = True
+    text = (~in_frame).nonzero().flatten()
+    assert kept.shape == (B, n_heads, N_TEXT + method.capacity(T - N_TEXT, layer, NUM_LAYERS))
+    assert bool(torch.isin(text, kept).all()) and all(
+        bool(torch.isin(text, kept[b, h]).all()) for b in range(B) for h in range(n_heads)), "a text entry was dropped"
+    assert bool((kept[..., 1:] > kept[..., :-1]).all())
+
+
+def test_keep_text_with_per_head_frame_ids_of_an_incremental_cache():
+    """Incremental caches pass ``frame_ids`` per head; text is whatever is -1 there, per head."""
+    keys, queries, hidden = _inputs(seed=3)
+    frame_ids = torch.full((B, HKV, T), -1, dtype=torch.long)
+    frame_ids[..., 10:110] = 0
+    frame_ids[..., 120:220] = 1
+    frame_ids[:, 1, 50:60] = -1  # head 1 kept ten more text entries than head 0 from an earlier step
+    method = SnapKV(budget=10, keep_text=True)
+    kept = method.select(keys, queries, None, [(120, 220)], frame_ids=frame_ids, n_frames=2)
+    n_text = int((frame_ids < 0).sum(-1).max())
+    assert kept.shape[-1] == n_text + method.capacity(T - n_text)
+    for b in range(B):
+        for h in range(HKV):
+            text = (frame_ids[b, h] < 0).nonzero().flatten()
+            assert bool(torch.isin(text, kept[b, h]).all())
+
+
+def test_keep_text_must_be_a_bool():
+    with pytest.raises(ValueError, match="keep_text must be a bool"):
+        SnapKV(budget=10, keep_text="yes")

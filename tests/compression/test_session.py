@@ -115,10 +115,11 @@ def test_step_stats_report_the_cache(case):
     Hkv, D = text.num_key_value_heads, text.hidden_size // text.num_attention_heads
     first = run.outs[0].stats
     n_layers = len(first.entries_per_layer)
-    # step 0: the prefill keeps capacity(n_seen) entries per KV head in every layer; decode appends n_gen - 1
+    # step 0: the prefill keeps capacity(n_seen) entries per KV head in every layer (keep_text: every text entry
+    # plus capacity(image tokens seen)); decode appends n_gen - 1
+    n_text = int((run.chunks[0] != b.image_token_id).sum()) if method.keep_text else 0
     for layer_idx, n in enumerate(first.entries_per_layer):
-        cap = min(method.capacity(first.n_prefilled, layer_idx, n_layers), first.n_prefilled)
-        assert n == cap + N_NEW - 1
+        assert n == method.entries_kept(first.n_prefilled, n_text, layer_idx, n_layers) + N_NEW - 1
     for out in run.outs:
         st = out.stats
         assert st.n_generated == N_NEW and len(out.tokens) == N_NEW and isinstance(out.text, str)
