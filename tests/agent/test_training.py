@@ -344,8 +344,8 @@ def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
 
 
 def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_tiny):
-    """spell: the reply's cross-entropy over the tokens that coordinate pointers' queries predict, which are the
-    digits of the click coordinates, and over no other token."""
+    """spell: the reply's cross-entropy over the tokens that coordinate pointers' queries predict (the digits of the
+    click coordinates) and the token that ends each coordinate, and over no other token."""
     import torch.nn.functional as F
 
     from agent.training.objective import AttentionTap, AuxHeads, compute_losses
@@ -366,11 +366,12 @@ def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_
     predicted, wanted = [], []
     for b, ex in enumerate(examples):
         for p in (p for p in ex.pointers if p.axis):
-            for q in p.queries.tolist():
+            for q in p.queries.tolist() + [int(p.queries[-1]) + 1]:
                 token = int(batch.labels[b, q + 1])
-                assert gui_tiny.tokenizer.decode([token]).isdigit()
+                assert gui_tiny.tokenizer.decode([token]).isdigit() or q == int(p.queries[-1]) + 1
                 predicted.append(logits[b, q])
                 wanted.append(token)
+            assert gui_tiny.tokenizer.decode([wanted[-1]]) == ("," if p.axis == "x" else ")")
     assert len(wanted) >= 8, "the examples have too few coordinate digits"
     expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
     assert stats["spell"] == pytest.approx(float(expected), rel=1e-4)
