@@ -39,8 +39,8 @@ __all__ = ["TrainConfig", "train", "CURVE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
-CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "point",
-                 "copy", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
+CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
+                 "point", "copy", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
 
 
 @dataclass(frozen=True)

@@ -341,3 +341,38 @@ def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
     earlier = next(c for c in range(first) if int(ex.cell_class[c]) == word)
     assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "same word, other screen"
     assert probe.landing(ex, p.keys, int(ex.cell_pos[0]) - 1) == "text"
+
+
+def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_tiny):
+    """spell: the reply's cross-entropy over the tokens that coordinate pointers' queries predict (the digits of the
+    click coordinates) and the token that ends each coordinate, and over no other token."""
+    import torch.nn.functional as F
+
+    from agent.training.objective import AttentionTap, AuxHeads, compute_losses
+
+    model = gui_tiny.model
+    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
+                for s, kind in ((5, "episode"), (6, "grounding"), (7, "memory"))]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            _, stats = compute_losses(model, heads, tap, batch, section)
+            logits = model(**batch.inputs, use_cache=False).logits
+    finally:
+        tap.remove()
+    predicted, wanted = [], []
+    for b, ex in enumerate(examples):
+        for p in (p for p in ex.pointers if p.axis):
+            for q in p.queries.tolist() + [int(p.queries[-1]) + 1]:
+                token = int(batch.labels[b, q + 1])
+                assert gui_tiny.tokenizer.decode([token]).isdigit() or q == int(p.queries[-1]) + 1
+                predicted.append(logits[b, q])
+                wanted.append(token)
+            assert gui_tiny.tokenizer.decode([wanted[-1]]) == ("," if p.axis == "x" else ")")
+    assert len(wanted) >= 8, "the examples have too few coordinate digits"
+    expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
+    assert stats["spell"] == pytest.approx(float(expected), rel=1e-4)
+    assert stats["spell"] != pytest.approx(stats["reply"], rel=1e-2)
