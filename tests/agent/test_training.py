@@ -125,16 +125,13 @@ def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
     assert 0.0 <= stats["word_acc"] <= 1.0
 
 
-def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_cells_probe(gui_tiny):
-    """name: the read probe on the hidden states (``AUX_LAYER``) at each coordinate pointer's queries against the
-    word on that pointer's target cells; it trains the model there, never the probe (the cells define the basis)."""
-    import torch.nn.functional as F
-
-    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, _name_loss, compute_losses
+def _losses_without_grad(gui_tiny, draws):
+    """(examples, batch, heads, stats): `compute_losses` without gradients on the synthdesk draws (seed, kind),
+    with fresh auxiliary heads."""
+    from agent.training.objective import AttentionTap, AuxHeads, compute_losses
 
     model = gui_tiny.model
-    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
-                for s, kind in ((5, "episode"), (6, "grounding"))]
+    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor) for s, kind in draws]
     batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
     heads = AuxHeads(model.config.get_text_config().hidden_size)
     section = list(model.config.get_text_config().rope_parameters["mrope_section"])
@@ -144,6 +141,18 @@ def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_c
             _, stats = compute_losses(model, heads, tap, batch, section)
     finally:
         tap.remove()
+    return examples, batch, heads, stats
+
+
+def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_cells_probe(gui_tiny):
+    """name: the read probe on the hidden states (``AUX_LAYER``) at each coordinate pointer's queries against the
+    word on that pointer's target cells; it trains the model there, never the probe (the cells define the basis)."""
+    import torch.nn.functional as F
+
+    from agent.training.objective import AUX_LAYER, _name_loss
+
+    model = gui_tiny.model
+    examples, batch, heads, stats = _losses_without_grad(gui_tiny, ((5, "episode"), (6, "grounding")))
     model.zero_grad(set_to_none=True)
     hidden = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
     name, accuracy = _name_loss(heads, hidden, batch)
@@ -348,21 +357,9 @@ def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_
     click coordinates) and the token that ends each coordinate, and over no other token."""
     import torch.nn.functional as F
 
-    from agent.training.objective import AttentionTap, AuxHeads, compute_losses
-
-    model = gui_tiny.model
-    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
-                for s, kind in ((5, "episode"), (6, "grounding"), (7, "memory"))]
-    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
-    heads = AuxHeads(model.config.get_text_config().hidden_size)
-    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
-    tap = AttentionTap.of(model)
-    try:
-        with torch.no_grad():
-            _, stats = compute_losses(model, heads, tap, batch, section)
-            logits = model(**batch.inputs, use_cache=False).logits
-    finally:
-        tap.remove()
+    examples, batch, _, stats = _losses_without_grad(gui_tiny, ((5, "episode"), (6, "grounding"), (7, "memory")))
+    with torch.no_grad():
+        logits = gui_tiny.model(**batch.inputs, use_cache=False).logits
     predicted, wanted = [], []
     for b, ex in enumerate(examples):
         for p in (p for p in ex.pointers if p.axis):
