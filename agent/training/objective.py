@@ -15,8 +15,9 @@
   or row (y).
   ``point_acc`` counts the coordinate pointers only.
 * spell: the reply cross-entropy of the coordinate digit tokens and of the token that ends each coordinate (the
-  tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply token, of which the digits are a few; gt14 carried the clicked
-  column into the digits' positions right 36 of 59 times yet spelled half of those wrong.
+  tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply
+  token, of which the digits are a few; gt14 carried the clicked column into the digits' positions right 36 of 59
+  times yet spelled half of those wrong.
 * name: the ``read`` probe, applied to the hidden state of each coordinate pointer's query positions (the input of
   the coordinate layer), names the word on the target's cells. The pointer matches a query against keys; reading
   puts the word's identity on the cells (the keys), and this puts the same identity, in the same probe's basis, at
@@ -215,21 +216,26 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
     return F.cross_entropy(logits, target.expand(written.shape[0], -1), reduction="none"), logits.argmax(-1)
 
 
+def _rows(x: torch.Tensor, at: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+    """``x`` (B, L, ...) at the positions of each ``(example, positions)`` of ``at``, concatenated: (N, ...). One
+    gather, so its backward allocates one buffer rather than one of the whole batch per example."""
+    B, L = x.shape[:2]
+    return x.reshape(B * L, *x.shape[2:])[torch.cat([b * L + positions for b, positions in at])]
+
+
 def _name_loss(heads: AuxHeads, hidden: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
     """(loss, accuracy) of the ``name`` part (module docstring) over the coordinate pointers of ``batch``;
     (0, 0.0) when it has none. ``hidden``: (B, L, D) at ``AUX_LAYER``."""
     at, words = [], []
-    L = hidden.shape[1]
     for b, ex in enumerate(batch.examples):
         for p in ex.pointers:
             if p.axis:
                 target = ex.cell_class[torch.searchsorted(ex.cell_pos, p.keys[:1])]  # (1,) the word on the target
-                at.append(b * L + p.queries)
+                at.append((b, p.queries))
                 words.append(target.expand(p.queries.numel()))
     if not at:
         return torch.zeros(()), 0.0
-    queries = hidden.reshape(-1, hidden.shape[-1])[torch.cat(at)]  # one gather: one backward buffer
-    logits = F.linear(queries, heads.read.weight.detach(), heads.read.bias.detach())
+    logits = F.linear(_rows(hidden, at), heads.read.weight.detach(), heads.read.bias.detach())
     target = torch.cat(words)
     return F.cross_entropy(logits, target), float((logits.argmax(-1) == target).float().mean())
 
@@ -238,15 +244,13 @@ def _spell_loss(logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> tor
     """Cross-entropy of the coordinate digits and each coordinate's end (the ``spell`` part); 0 when ``batch`` has
     none.
     ``logits``/``target``: (B, L-1, V)/(B, L-1), position i predicting token i + 1, as for the reply loss."""
-    L = logits.shape[1]
     # each coordinate's digits and the token after them (its "," or ")"): with the digits alone, gt15 spelled
     # them right but ran on past them ("(238,982)", "(3222666)": 16% of its held-out replies unparsable)
-    at = [b * L + torch.cat([p.queries, p.queries[-1:] + 1])
+    at = [(b, torch.cat([p.queries, p.queries[-1:] + 1]))
           for b, ex in enumerate(batch.examples) for p in ex.pointers if p.axis]
     if not at:
         return torch.zeros(())
-    at = torch.cat(at)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1])[at], target.reshape(-1)[at])
+    return F.cross_entropy(_rows(logits, at), _rows(target, at))
 
 
 # The losses of the reading phase (`agent.training.run`). Not "where": in a reading-only run with it the read probe
@@ -273,8 +277,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     valid = target != -100
     token_acc = float((logits.argmax(-1)[valid] == target[valid]).float().mean())
     hidden = out.hidden_states[AUX_LAYER]  # (B, L, D)
-    L = hidden.shape[1]
-    cells = hidden.reshape(-1, hidden.shape[-1])[torch.cat([b * L + e.cell_pos for b, e in enumerate(batch.examples)])]
+    cells = _rows(hidden, [(b, e.cell_pos) for b, e in enumerate(batch.examples)])  # (C, D)
     cls = torch.cat([e.cell_class for e in batch.examples])
     rows = torch.cat([e.cell_row for e in batch.examples])
     cols = torch.cat([e.cell_col for e in batch.examples])
