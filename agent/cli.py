@@ -207,6 +207,10 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--method", default=None, help="budget sweep methods (as eval's --method). Default: full, random, "
                                                    "recency, snapkv, pyramidkv, vlcache, gui_kv and its two ablations")
     st.add_argument("--budget", default=None, help="budget sweep, percent. Default: 5,10,20,40")
+    st.add_argument("--no-keep-text", action="store_true",
+                    help="budget sweep: the budget counts every entry, text included (default: each compressing "
+                         "method keeps all text entries, keep_text=true, and the budget is a percent of the "
+                         "screenshot tokens)")
     st.add_argument("--history-method", default=None,
                     help="history sweep methods. Default: full,random,recency,snapkv,gui_kv")
     st.add_argument("--max-tokens", type=int, default=None, help="history sweep cap, entries per KV head. Default: 512")

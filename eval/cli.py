@@ -115,6 +115,7 @@ def study_command(args: argparse.Namespace) -> int:
             values["history_methods"] = parse_methods(given["history_method"])
         if "frames" in given:
             values["history_frames"] = parse_counts(given["frames"], "--frames")
+        values["keep_text"] = not args.no_keep_text
         values["readme"] = None if args.no_readme else Path(given.get("readme", "README.md"))
         values["command"] = _study_command_line(args)
         section = run_study(StudyConfig(**values), show_progress=progress_enabled(args.quiet))  # type: ignore[arg-type]
@@ -139,7 +140,8 @@ def _study_command_line(args: argparse.Namespace) -> str:
         value = getattr(args, key, None)
         if value is not None:
             words += ["--" + key.replace("_", "-"), str(value)]
-    return " ".join(shlex.quote(w) for w in words + (["--no-readme"] if args.no_readme else []))
+    flags = [f for f, on in (("--no-keep-text", args.no_keep_text), ("--no-readme", args.no_readme)) if on]
+    return " ".join(shlex.quote(w) for w in words + flags)
 
 
 def merge_command(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from eval.errors import ConfigError
 
-__all__ = ["METHOD_NAMES", "MethodSpec", "Value", "build_method", "parse_method", "split_methods"]
+__all__ = ["METHOD_NAMES", "MethodSpec", "Value", "build_method", "parse_method", "split_methods", "with_option"]
 
 #: The compression registry's names (`compression.METHODS`), in the order the CLI lists them.
 METHOD_NAMES: tuple[str, ...] = ("full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv")
@@ -171,6 +171,15 @@ def _coerce(cls: type, key: str, value: Value, hint: Any, where: str) -> Value:
         article = "an" if hint is int else "a"
         raise ConfigError(f"{where}: {key} takes {article} {hint.__name__}, got {_format(value)}")
     raise ConfigError(f"{where}: option {key} of {cls.__name__} ({hint}) cannot be set from the command line")
+
+
+def with_option(spec: str, key: str, value: Value) -> str:
+    """`spec` (canonical spelling) with `key=value` added last, unless it sets `key` itself: what the user wrote
+    wins. ConfigError as `parse_method`; the option is checked when the method is built."""
+    parsed = parse_method(spec)
+    if key in parsed.kwargs:
+        return str(parsed)
+    return str(MethodSpec(name=parsed.name, options=(*parsed.options, (key, value))))
 
 
 def build_method(spec: MethodSpec | str, budget: float | None = None, max_tokens: int | None = None) -> Any:

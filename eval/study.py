@@ -3,7 +3,11 @@
 Two sweeps of `python -m agent eval synthdesk` on held-out tasks, then a report:
 
 1. `<out>/budget`: every method of `StudyConfig.methods` (the baselines `random` and `recency`, SnapKV, PyramidKV,
-   VL-Cache, GUI-KV and GUI-KV without its saliency or its temporal part) at every budget, with `--fidelity`;
+   VL-Cache, GUI-KV and GUI-KV without its saliency or its temporal part) at every budget, with `--fidelity`. With
+   `keep_text` (the default) every compressing method runs with `keep_text=true`: the text entries (system prompt,
+   instruction, earlier replies) are all kept and the budget is a percent of the screenshot tokens. On synthdesk the
+   text is over half of the tokens seen, so a budget over all tokens evicts the instruction itself below ~50% and
+   every method fails alike, which measures nothing about which screenshot tokens matter;
 2. `<out>/history`: `history_methods` at one absolute cap (`--max-tokens`) for every screenshots-in-context value
    (`--frames`): at equal KV memory, full must drop screenshots while a compressed cache keeps more history;
 3. `<out>/study.md` (the section below plus the two full reports) and, with `readme`, the section "Compression on
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.config import ConfigError, EvalConfig
+from eval.method_spec import parse_method, with_option
 from eval.progress import Progress
 from eval.report import markdown_report, pivot_table, size_header, size_of
 from eval.results import RESULTS_FILE
@@ -64,6 +69,8 @@ class StudyConfig:
 
     model: the model to study (`--model` of eval). out: output folder. seed / limit: held-out synthdesk seed and tasks
     (kinds in turn). methods / budgets: the budget sweep (with fidelity). frames: screenshots in context there.
+    keep_text: add `keep_text=true` to every compressing method of the budget sweep (module docstring; the history
+    sweep keeps its cap on every entry, text included, so that its memory stays equal).
     history_methods / history_frames / max_tokens: the history sweep at one cap. max_new_tokens: reply cap (None: the
     benchmark's). jobs: processes per sweep. readme: the README to update (None: only `<out>/study.md`). images:
     where synthdesk writes its screenshots (None: eval's default).
@@ -76,6 +83,7 @@ class StudyConfig:
     methods: tuple[str, ...] = METHODS
     budgets: tuple[float, ...] = BUDGETS
     frames: int = 5
+    keep_text: bool = True
     history_methods: tuple[str, ...] = HISTORY_METHODS
     history_frames: tuple[int, ...] = HISTORY_FRAMES
     max_tokens: int = HISTORY_CAP
@@ -85,13 +93,20 @@ class StudyConfig:
     images: Path | None = None
     command: str = field(default="python -m agent study synthdesk --model gui-tiny")
 
+    def budget_methods(self) -> tuple[str, ...]:
+        """The budget sweep's method specs: `methods`, each compressing one with `keep_text=true` when `keep_text`
+        (unless the spec sets `keep_text` itself)."""
+        if not self.keep_text:
+            return self.methods
+        return tuple(m if parse_method(m).name == "full" else with_option(m, "keep_text", True) for m in self.methods)
+
     def sweeps(self) -> dict[str, EvalConfig]:
         """The two eval configs, by name (ConfigError when a value is wrong)."""
         common: dict[str, Any] = dict(benchmark="synthdesk", model=self.model, seed=self.seed, limit=self.limit,
                                       max_new_tokens=self.max_new_tokens, images=self.images)
         return {
-            "budget": EvalConfig.build(methods=self.methods, budgets=self.budgets, frames=self.frames, fidelity=True,
-                                       **common),
+            "budget": EvalConfig.build(methods=self.budget_methods(), budgets=self.budgets, frames=self.frames,
+                                       fidelity=True, **common),
             "history": EvalConfig.build(methods=self.history_methods, max_tokens=(self.max_tokens,),
                                         frames=self.history_frames, **common),
         }
@@ -214,7 +229,9 @@ def readme_section(budget: dict[str, Any], history: dict[str, Any], timings: dic
              "reply token, teacher-forced on the full cache's replies, and separate the methods where accuracy "
              "cannot.", ""]
     header = size_header(runs)
-    lines += pivot_table(runs, "Step accuracy (%) by method and budget (percent of the tokens seen kept):",
+    kept = ("percent of the screenshot tokens seen kept; every text entry is kept too" if cfg.keep_text
+            else "percent of all the tokens seen kept, text included")
+    lines += pivot_table(runs, f"Step accuracy (%) by method and budget ({kept}):",
                          lambda r: _pct(_acc(r)), size_of, header)
     lines += pivot_table(runs, "Top-1 agreement with the full cache (%) by method and budget:",
                          lambda r: _pct(_top1(r)), size_of, header)
@@ -236,6 +253,12 @@ def _best(runs: list[dict[str, Any]], value: Any) -> str:
     return f"{', '.join(m for v, m in scored if v == top)} ({_pct(top)}%)"
 
 
+def _is_gui_kv(spec: str) -> bool:
+    """GUI-KV with both of its parts (no option but `keep_text`), not one of its ablations."""
+    parsed = parse_method(spec)
+    return parsed.name == "gui_kv" and set(parsed.kwargs) <= {"keep_text"}
+
+
 def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: StudyConfig) -> list[str]:
     """One line per budget (who wins accuracy and agreement, and how GUI-KV compares with the baselines and its
     ablations), one for the history sweep."""
@@ -244,11 +267,11 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
     for budget in sorted({r["budget"] for r in compressed}):
         at = [r for r in compressed if r["budget"] == budget]
         line = (f"- {budget:g}%: best step accuracy {_best(at, _acc)}; best top-1 agreement {_best(at, _top1)}.")
-        gui = next((r for r in at if r["method"] == "gui_kv"), None)
+        gui = next((r for r in at if _is_gui_kv(r["method"])), None)
         if gui is not None:
             notes = []
             for other in at:
-                if other is gui or other["method"] in ("full",):
+                if other is gui or parse_method(other["method"]).name == "full":
                     continue
                 a, b = _acc(gui), _acc(other)
                 f, g = _top1(gui), _top1(other)

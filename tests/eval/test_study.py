@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.cli import main
-from eval.study import SECTION_BEGIN, SECTION_END, StudyConfig, update_readme
+from eval.study import SECTION_BEGIN, SECTION_END, StudyConfig, readme_section, update_readme
 
 
 def test_update_readme_replaces_between_the_markers_or_appends(tmp_path: Path) -> None:
@@ -27,9 +28,33 @@ def test_default_study_sweeps_every_method_with_fidelity_and_the_history_at_one_
     sweeps = StudyConfig().sweeps()
     budget, history = sweeps["budget"], sweeps["history"]
     assert budget.fidelity and budget.model == "gui-tiny" and budget.benchmark == "synthdesk"
-    assert {"full", "random", "recency", "snapkv", "pyramidkv", "vlcache", "gui_kv", "gui_kv(alpha=0)",
-            "gui_kv(temporal=false)"} == set(budget.methods)
+    assert budget.methods == ("full", "random(keep_text=true)", "recency(keep_text=true)", "snapkv(keep_text=true)",
+                              "pyramidkv(keep_text=true)", "vlcache(keep_text=true)", "gui_kv(keep_text=true)",
+                              "gui_kv(alpha=0,keep_text=true)", "gui_kv(temporal=false,keep_text=true)")
     assert history.max_tokens == (512,) and history.frames == (1, 2, 4, 6) and not history.fidelity
+    assert history.methods == ("full", "random", "recency", "snapkv", "gui_kv")  # the cap counts text too
+    assert StudyConfig(keep_text=False).sweeps()["budget"].methods == StudyConfig().methods
+    assert StudyConfig(methods=("snapkv(keep_text=false)", "gui_kv")).budget_methods() == (
+        "snapkv(keep_text=false)", "gui_kv(keep_text=true)")
+
+
+def _run(method: str, budget: float | None, accuracy: float, top1: float) -> dict[str, Any]:
+    return {"method": method, "budget": budget, "max_tokens": None, "frames": 5, "run": f"{method}@{budget}",
+            "metrics": {"compat": {"step_accuracy": accuracy, "steps": 90}}, "fidelity": {"top1_agreement": top1}}
+
+
+def test_findings_compare_gui_kv_with_keep_text_against_baselines_and_its_ablations() -> None:
+    runs = [_run("full", None, 0.6, 1.0), _run("random(keep_text=true)", 10.0, 0.4, 0.8),
+            _run("gui_kv(keep_text=true)", 10.0, 0.3, 0.7), _run("gui_kv(alpha=0,keep_text=true)", 10.0, 0.5, 0.6)]
+    hist = {"runs": [{**_run("gui_kv", None, 0.5, 1.0), "max_tokens": 512, "frames": 2}]}
+    section = readme_section({"model": "m", "runs": runs}, hist, {"budget": 60.0}, StudyConfig(), None)
+    assert "percent of the screenshot tokens seen kept; every text entry is kept too" in section
+    assert "- 10%: best step accuracy gui_kv(alpha=0,keep_text=true) (50.0%); best top-1 agreement " \
+           "random(keep_text=true) (80.0%). GUI-KV does not beat random(keep_text=true) (accuracy and agreement " \
+           "no higher)." in section
+    plain = readme_section({"model": "m", "runs": runs}, hist, {"budget": 60.0},
+                           StudyConfig(keep_text=False), None)
+    assert "percent of all the tokens seen kept, text included" in plain
 
 
 def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
@@ -48,12 +73,13 @@ def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
     assert "not run yet" not in text and printed.strip() in text
     assert "### Compression on synthdesk" in text and "replays 2 held-out synthdesk tasks (seed 5" in text
     assert "it took **" in text and " min** (budget sweep " in text
-    assert "| method | 30% | 60% |" in text and "| recency |" in text
+    assert "| method | 30% | 60% |" in text and "| recency(keep_text=true) |" in text
     assert "![step accuracy against budget, one line per method](docs/study/synthdesk-accuracy-vs-budget.png)" in text
     assert (tmp_path / "docs/study/synthdesk-accuracy-vs-budget.png").stat().st_size > 1000
     assert "at 600 tok per KV head" in text and "| method | 1 | 2 |" in text and "Findings" in text
     budget = json.loads((tmp_path / "study/budget/summary.json").read_text())
-    assert [r["run"] for r in budget["runs"]] == ["full", "recency@30", "recency@60"]
+    assert [r["run"] for r in budget["runs"]] == ["full", "recency(keep_text=true)@30",
+                                                   "recency(keep_text=true)@60"]
     assert all(r["fidelity"]["samples"] == 2 for r in budget["runs"])
     history = json.loads((tmp_path / "study/history/summary.json").read_text())
     assert len(history["runs"]) == 4 and {r["frames"] for r in history["runs"]} == {1, 2}
@@ -61,3 +87,15 @@ def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
     rows = (tmp_path / "study/budget/results.jsonl").read_text()
     assert main(argv) == 0  # a rerun resumes: nothing is replayed again, the same rows are merged
     assert (tmp_path / "study/budget/results.jsonl").read_text().count("\n") == rows.count("\n") == 6
+
+
+def test_no_keep_text_reaches_the_config_and_the_command_line_in_the_readme(monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import eval.study
+
+    seen: list[StudyConfig] = []
+    monkeypatch.setattr(eval.study, "run_study", lambda cfg, show_progress: seen.append(cfg) or "section")
+    assert main(["study", "synthdesk", "--model", "tiny", "--no-keep-text", "--no-readme", "-q"]) == 0
+    assert not seen[0].keep_text and seen[0].budget_methods() == StudyConfig().methods
+    assert seen[0].command == "python -m agent study synthdesk --model tiny --no-keep-text --no-readme"
+    assert main(["study", "synthdesk", "--no-readme", "-q"]) == 0 and seen[1].keep_text

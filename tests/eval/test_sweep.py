@@ -15,7 +15,7 @@ import eval.runner
 from agent.cli import main
 from eval.config import ConfigError, EvalConfig, parse_methods
 from eval.fidelity import FanOutEngine
-from eval.method_spec import build_method, parse_method
+from eval.method_spec import build_method, parse_method, with_option
 from eval.results import FidelityRecord
 from eval.runner import write_summary
 
@@ -31,6 +31,14 @@ def test_method_specs_parse_to_a_canonical_spelling() -> None:
         parse_methods("full,gui_kv(alpha=0")
     assert parse_method("gui_kv(alpha=2.0)") == parse_method("gui_kv(alpha=2)").model_copy(
         update={"options": (("alpha", 2.0),)})
+
+
+def test_with_option_adds_an_option_unless_the_spec_sets_it() -> None:
+    assert with_option("snapkv", "keep_text", True) == "snapkv(keep_text=true)"
+    assert with_option("gui_kv( alpha=0 )", "keep_text", True) == "gui_kv(alpha=0,keep_text=true)"
+    assert with_option("gui_kv(keep_text=False)", "keep_text", True) == "gui_kv(keep_text=false)"
+    with pytest.raises(ConfigError, match="unknown method"):
+        with_option("snap", "keep_text", True)
 
 
 @pytest.mark.parametrize(("spec", "message"), [
