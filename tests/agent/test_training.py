@@ -420,3 +420,11 @@ def test_two_processes_step_on_the_mean_of_their_shares_gradients(tmp_path):
 def test_batch_must_split_evenly_across_processes(tmp_path):
     with pytest.raises(ValueError, match="multiple of procs=2"):
         TrainConfig(out=tmp_path, batch=3, procs=2)
+
+
+def test_the_train_command_passes_procs_and_refuses_an_uneven_split(tmp_path, capsys):
+    from agent.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--batch", "3", "--procs", "2", "-q"]) == 2
+    assert "batch=3 must be a multiple of procs=2" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
