@@ -25,7 +25,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="first steps that train reading alone, on single screens (counted in --steps). "
                          f"Default: {defaults.reading_steps}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
-    tr.add_argument("--threads", type=int, default=defaults.threads, help=f"CPU threads. Default: {defaults.threads}")
+    tr.add_argument("--procs", type=int, default=defaults.procs,
+                    help="data-parallel processes; each draws an equal share of every step's examples and the "
+                         f"gradients are averaged. Default: {defaults.procs}")
+    tr.add_argument("--threads", type=int, default=defaults.threads,
+                    help=f"CPU threads per process. Default: {defaults.threads}")
     tr.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
                     help=f"steps between checkpoints. Default: {defaults.checkpoint_every}")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -50,7 +54,7 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=args.reading_steps,
-                          threads=args.threads, checkpoint_every=args.checkpoint_every)
+                          threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (ValueError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)

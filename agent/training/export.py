@@ -113,7 +113,9 @@ def _training_facts(state: Mapping[str, Any]) -> dict[str, str]:
     cfg = state.get("config") or {}
     facts: dict[str, str] = {}
     if cfg:
-        flags = " ".join(f"--{k} {cfg[k]}" for k in ("steps", "batch", "lr", "seed", "threads") if k in cfg)
+        cfg = {"procs": "1", **cfg}  # checkpoints from before data parallelism ran one process
+        flags = " ".join(f"--{k.replace('_', '-')} {cfg[k]}"
+                         for k in ("steps", "batch", "lr", "reading_steps", "seed", "procs", "threads") if k in cfg)
         facts["command"] = f"`python -m agent train --out {cfg.get('out', 'runs/gui-tiny')} {flags}`"
         facts["seed"] = str(cfg.get("seed", "?"))
     if "step" in state:

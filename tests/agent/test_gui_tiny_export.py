@@ -75,7 +75,7 @@ def test_model_card_says_data_command_figures_and_limits(gui_tiny_export) -> Non
     card = (directory / "README.md").read_text()
     assert card.startswith("---\nlicense: apache-2.0\nlibrary_name: transformers\n")
     assert "synthdesk only" in card and "It knows only synthdesk" in card
-    assert "`python -m agent train --out runs/gui-tiny --steps 900 --batch 8 --lr 0.002 --seed 0 --threads 2`" in card
+    assert "`python -m agent train --out runs/gui-tiny --steps 900 --batch 8 --lr 0.002 --seed 0 --procs 1 --threads 2`" in card
     assert "| optimiser steps | 40 of 900 |" in card and "| training time | 10 min |" in card
     assert "| grounding, click inside the box | 0.0% (random weights) |" in card
     assert "float32" in card

@@ -178,14 +178,14 @@ def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_c
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     from agent.training import run as run_module
 
-    common = dict(steps=4, batch=1, warmup=1, reading_steps=1, checkpoint_every=2, threads=1, seed=7)
+    common = dict(steps=4, batch=1, warmup=1, reading_steps=1, checkpoint_every=2, threads=1, procs=1, seed=7)
     whole = train(TrainConfig(out=tmp_path / "whole", **common), progress=False)
     real_draw = run_module._draw
 
-    def stop_at_step_four(cfg, step, processor):
+    def stop_at_step_four(cfg, step, processor, share=None):
         if step == 3:
             raise KeyboardInterrupt  # the session ends during step 4: step 3 is logged but not checkpointed
-        return real_draw(cfg, step, processor)
+        return real_draw(cfg, step, processor, share)
 
     monkeypatch.setattr(run_module, "_draw", stop_at_step_four)
     with pytest.raises(KeyboardInterrupt):
@@ -373,3 +373,58 @@ def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_
     expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
     assert stats["spell"] == pytest.approx(float(expected), rel=1e-4)
     assert stats["spell"] != pytest.approx(stats["reply"], rel=1e-2)
+
+
+def test_two_processes_step_on_the_mean_of_their_shares_gradients(tmp_path):
+    """procs=2 (two spawned processes, gloo): after a reading step and a task step the weights are those of one
+    process that averages the two shares' gradients itself, and the curve logs the mean of the shares' losses."""
+    from agent.training.objective import AttentionTap, compute_losses
+    from agent.training.run import _draw, _lr, _replica
+
+    cfg = TrainConfig(out=tmp_path / "dp", steps=2, batch=2, warmup=1, reading_steps=1, checkpoint_every=1,
+                      threads=1, procs=2, seed=3)
+    train(cfg, progress=False)
+    bundle, heads, optim = _replica(cfg)
+    model = bundle.model
+    params = [p for group in optim.param_groups for p in group["params"]]
+    tap = AttentionTap.of(model)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    losses = []
+    for step in range(cfg.steps):
+        grads, step_losses = [], []
+        for share in (range(0, 1), range(1, 2)):
+            batch = collate(_draw(cfg, step, bundle.processor, share), bundle.tokenizer.pad_token_id, model)
+            loss, _ = compute_losses(model, heads, tap, batch, section, reading_only=step < cfg.reading_steps)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            grads.append([None if p.grad is None else p.grad.clone() for p in params])
+            step_losses.append(float(loss.detach()))
+        for p, pair in zip(params, zip(*grads)):
+            given = [g for g in pair if g is not None]
+            p.grad = sum(given) / 2 if given else None
+        for group in optim.param_groups:
+            group["lr"] = _lr(cfg, step)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        losses.append(sum(step_losses) / 2)
+    tap.remove()
+    state = torch.load(cfg.out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["config"]["procs"] == "2"
+    trained = model.state_dict()
+    assert max(float((state["model"][k] - trained[k]).abs().max()) for k in trained) < 1e-6
+    rows = list(csv.DictReader(open(cfg.out / "curve.csv")))
+    assert [float(r["loss"]) for r in rows] == pytest.approx(losses, abs=1e-4)
+    assert float(rows[1]["point"]) > 0.0  # the task step trained the pointers in both processes
+
+
+def test_batch_must_split_evenly_across_processes(tmp_path):
+    with pytest.raises(ValueError, match="multiple of procs=2"):
+        TrainConfig(out=tmp_path, batch=3, procs=2)
+
+
+def test_the_train_command_passes_procs_and_refuses_an_uneven_split(tmp_path, capsys):
+    from agent.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--batch", "3", "--procs", "2", "-q"]) == 2
+    assert "batch=3 must be a multiple of procs=2" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
