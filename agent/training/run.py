@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,7 +148,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     else:
         import torch.multiprocessing as mp
 
-        mp.spawn(_run_process, args=(cfg, start, progress, _free_port()), nprocs=cfg.procs, join=True)
+        level = logging.getLogger().getEffectiveLevel()  # spawned processes start with logging unconfigured
+        mp.spawn(_run_process, args=(cfg, start, progress, _free_port(), level), nprocs=cfg.procs, join=True)
     return cfg.out
 
 
@@ -179,8 +181,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _run_process(rank: int, cfg: TrainConfig, start: int, progress: bool, port: int) -> None:
-    """One training process (all of it when ``procs`` is 1): joins the process group, trains, leaves it."""
+def _run_process(rank: int, cfg: TrainConfig, start: int, progress: bool, port: int,
+                 log_level: int | None = None) -> None:
+    """One training process (all of it when ``procs`` is 1): joins the process group, trains, leaves it.
+    log_level: configure logging as the parent had it (a spawned process); None leaves it alone."""
+    if log_level is not None and rank == 0:
+        logging.basicConfig(level=log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if cfg.procs > 1:
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=cfg.procs)
     try:
