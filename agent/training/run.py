@@ -271,18 +271,17 @@ def _average_over_processes(params: list[torch.nn.Parameter], logged: list[float
     """Replace every gradient by its mean over the processes, with one all-reduce, and return ``logged`` averaged
     too. A parameter that got no gradient in any process keeps none (AdamW skips it, as in one process); one that
     got a gradient in some processes only counts zeros for the others."""
-    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32)
-    dist.all_reduce(has)
-    live = [p for p, n in zip(params, has.tolist()) if n > 0]
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in live]
-                     + [torch.tensor(logged, dtype=torch.float32)])
+    has = [float(p.grad is not None) for p in params]
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+                     + [torch.tensor(has + logged, dtype=torch.float32)])
     dist.all_reduce(flat)
     flat /= procs
+    n_grads = flat.numel() - len(has) - len(logged)
     offset = 0
-    for p in live:
-        p.grad = flat[offset:offset + p.numel()].view_as(p)
+    for p, seen in zip(params, flat[n_grads:n_grads + len(has)].tolist()):
+        p.grad = flat[offset:offset + p.numel()].view_as(p) if seen > 0 else None
         offset += p.numel()
-    return flat[offset:].tolist()
+    return flat[n_grads + len(has):].tolist()
 
 
 class _bar:
