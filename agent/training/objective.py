@@ -290,9 +290,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     word_acc = float(read_right[shows_word].float().mean()) if bool(shows_word.any()) else 0.0
     where = F.cross_entropy(heads.row(cells), rows) + F.cross_entropy(heads.col(cells), cols)
     digit_logits = heads.digits(cells).view(-1, 3, 10)
-    has_code = digits[:, 0] >= 0
-    code = (F.cross_entropy(digit_logits[has_code].reshape(-1, 10), digits[has_code].reshape(-1))
-            if bool(has_code.any()) else torch.zeros(()))
+    drawn = digits >= 0  # (C, 3): a cell carries only the slots of the digits drawn on it
+    code = F.cross_entropy(digit_logits[drawn], digits[drawn]) if bool(drawn.any()) else torch.zeros(())
     name, name_acc = _name_loss(heads, hidden, batch)
     spell = _spell_loss(logits, target, batch)
     norm = model.model.language_model.norm

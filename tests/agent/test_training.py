@@ -82,16 +82,85 @@ def test_the_pointers_of_a_click_cover_the_clicked_column_and_row_of_the_target(
     assert sorted(y_cells) == [(y // CELL) * cols + c for c in range(x1 // CELL, (x2 - 1) // CELL + 1)]
 
 
-def test_a_code_notice_has_its_digits_on_its_cells(gui_tiny):
+def _first(template: str):
+    """The first training task of ``template`` among random draws, with its example."""
     for i in range(40):
-        ep = synthdesk.episode(random.Random(i), "memory", template="memory_code")
-        ex = encode_episode(ep, gui_tiny.processor)
-        typed = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
-        rows = ex.cell_digits[ex.cell_digits[:, 0] >= 0]
-        assert rows.shape[0] > 0 and all("".join(map(str, r.tolist())) == typed for r in rows)
-        assert any(p.layer == "coord" and not bool(torch.isin(p.keys, ex.cell_pos[:0]).any()) for p in ex.pointers)
-        return
-    pytest.fail("no memory_code task drawn")
+        ep = synthdesk.episode(random.Random(i), "memory", template=template)
+        if ep.template == template:
+            return ep
+    pytest.fail(f"no {template} task drawn")
+
+
+def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_tiny):
+    """Slot i of the digit targets is set on the notice's cells in one column, where white ink (the notice's text)
+    is; the icon's cell and the "Code" word's cells carry none. Checked against the pixels of the frame."""
+    ep = _first("memory_code")
+    ex = encode_episode(ep, gui_tiny.processor)
+    code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
+    frame, (notice,) = ep.frames[0], [w for w in ep.layouts[0] if w.role == "toast"]
+    cols = frame.size[0] // CELL
+    n0 = cols * (frame.size[1] // CELL)
+    digits = ex.cell_digits[:n0]  # the first frame's cells
+    assert int((ex.cell_digits[n0:] >= 0).sum()) == 0  # later frames show no notice
+    for slot, digit in enumerate(code):
+        cells = (digits[:, slot] >= 0).nonzero().flatten().tolist()
+        assert len({c % cols for c in cells}) == 1 and cells
+        assert all(int(digits[c, slot]) == int(digit) for c in cells)
+        for c in cells:
+            x, y = (c % cols) * CELL, (c // cols) * CELL
+            ink = frame.crop((x, y, x + CELL, y + CELL)).getcolors(CELL * CELL)
+            assert any(rgb == (255, 255, 255) for _, rgb in ink), "a digit target on a cell without text"
+    icon_cell = (notice.box[1] // CELL) * cols + notice.box[0] // CELL
+    assert bool((digits[icon_cell] < 0).all())
+
+
+def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
+    """The Thought's digits point (layer "hop") at the cells their digit is drawn on, the typed digits point there
+    too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
+    from agent.training.examples import COPY_HEAD
+
+    ep = _first("memory_code")
+    ex = encode_episode(ep, gui_tiny.processor)
+    code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
+    text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
+    cell_of = lambda pos: int((ex.cell_pos == pos).nonzero())
+    for layer in ("hop", "coord"):
+        pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
+        assert text([int(p.queries[0]) + 1 for p in pointers]) == code
+        for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
+            assert {cell_of(k) for k in p.keys.tolist()} == set(
+                (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
+    (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
+    assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
+    reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
+    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == reply.index("content='") + len("content='") - reply.index(code)
+
+
+def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_notice(gui_tiny):
+    ep = _first("memory_press")
+    ex = encode_episode(ep, gui_tiny.processor)
+    (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
+    word = notice.label.split()[-1]
+    hops = [p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]
+    assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
+    n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
+    assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
+    from tasks.synthdesk.app import hit
+
+    ep = synthdesk.glance(random.Random(seed))
+    (target,) = ep.targets
+    (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
+    assert len(ep.frames) == 1 and target.memory and ep.template.endswith("_glance")
+    noted = target.text if target.action_type == "type" else ep.replies[0].split("\n")[0].split()[-1]
+    assert notice.label.endswith(noted)
+    if target.target_point is not None:  # the notice does not cover the word to click
+        assert hit(ep.layouts[0], *target.target_point).label == noted
+    ex = encode_episode(ep, gui_tiny.processor)
+    assert len([p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]) == len(noted)
 
 
 def test_config_is_validated(tmp_path):
