@@ -164,7 +164,7 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     ckpt_path, curve_path = cfg.out / "checkpoint.pt", cfg.out / "curve.csv"
     start = 0
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         made = {"procs": "1", **state["config"]}  # checkpoints from before data parallelism ran one process
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
