@@ -64,6 +64,8 @@ class Pointer:
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
     aligned: bool = False  # query i attends to keys[i] only (copy pointers), not to any of the keys
     axis: str = ""  # coordinate pointers: "x" (the keys share the clicked column) or "y" (the clicked row)
+    reads: tuple[str, int] | None = None  # noted-text pointers: (probe, class) that the head's output must name:
+    # ("read", the word's `CELL_CLASSES` index) or ("digits", 10 * slot + digit)
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     code the notice gave ("Zoom" of "Note: Zoom", "964" of "Code 964").
 
     Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"hop"``, to the cells that
-    character is drawn on. In a typed text each attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the
+    character is drawn on, and the head's output must name what it read there (``reads``: the digit in its slot, or
+    the word). In a typed text each attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the
     last layer, to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
     of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's."""
     shown = [(f, w) for f, widgets in enumerate(episode.layouts) for w in widgets if w.role == "toast"]
@@ -239,7 +242,10 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
                          f"show the noted text {noted!r}")
     size = episode.frames[f].size
     cells = [cell_pos[[offsets[f] + c for c in _char_cells(notice, size, at + i)]] for i in range(len(noted))]
-    out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "hop") for i, keys in enumerate(cells)]
+    reads = [("digits", 10 * i + int(c)) for i, c in enumerate(noted)] if noted.isdigit() else \
+        [("read", _CLASS[noted]) if noted in _CLASS else None] * len(noted)
+    out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "hop", reads=r)
+           for i, (keys, r) in enumerate(zip(cells, reads))]
     typed = _TYPED.search(target.reply)
     if target.action_type == "type" and typed is not None and typed.group(1) == noted:
         out += [Pointer(torch.tensor([start + typed.start(1) + i - 1]), keys, "coord") for i, keys in enumerate(cells)]

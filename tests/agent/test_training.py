@@ -127,13 +127,17 @@ def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_
     for layer in ("hop", "coord"):
         pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
         assert text([int(p.queries[0]) + 1 for p in pointers]) == code
+        # the Thought's hop head must name the digit of its slot (the typed digits copy the Thought instead)
+        assert [p.reads for p in pointers] == ([("digits", 10 * i + int(c)) for i, c in enumerate(code)]
+                                               if layer == "hop" else [None] * 3)
         for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
             assert {cell_of(k) for k in p.keys.tolist()} == set(
                 (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
     (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
     assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
     reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
-    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == reply.index("content='") + len("content='") - reply.index(code)
+    distance = reply.index("content='") + len("content='") - reply.index(code)
+    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == distance
 
 
 def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_notice(gui_tiny):
@@ -145,6 +149,24 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
     assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
     n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
     assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
+    assert {p.reads for p in hops} == {("read", CELL_CLASSES.index(word))}  # each letter's head names the word
+
+
+def test_the_reads_loss_is_the_probes_cross_entropy_on_the_heads_output_with_the_probe_fixed():
+    from agent.training.objective import AuxHeads, _reads_loss
+
+    torch.manual_seed(0)
+    heads = AuxHeads(16)
+    written = torch.randn(4, 16, requires_grad=True)
+    digits = _reads_loss(heads, written, "digits", 10 * 2 + 7)  # slot 2, digit 7
+    expected = torch.nn.functional.cross_entropy(heads.digits(written).view(4, 3, 10)[:, 2], torch.full((4,), 7),
+                                                 reduction="none")
+    assert torch.allclose(digits, expected)
+    word = _reads_loss(heads, written, "read", 5)
+    assert torch.allclose(word, torch.nn.functional.cross_entropy(heads.read(written), torch.full((4,), 5),
+                                                                  reduction="none"))
+    (digits.sum() + word.sum()).backward()
+    assert written.grad is not None and heads.digits.weight.grad is None and heads.read.weight.grad is None
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -374,7 +396,13 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
                 (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
                 carries.append(-probe(written).log_softmax(-1)[:, line])
                 carried.append(probe(written).argmax(-1))
+            elif p.reads:  # a noted character: the word (read probe) or the digit of its slot (digits probe)
+                probe, target = p.reads
+                digits = heads.digits(written).view(-1, 3, 10)[:, target // 10]
+                logits = heads.read(written) if probe == "read" else digits
+                carries.append(-logits.log_softmax(-1)[:, target if probe == "read" else target % 10])
     assert copies and carries, "the examples have no copy or no coordinate pointer"
+    assert any(p.reads for ex in examples for p in ex.pointers), "no noted-text pointer is covered"
     assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
     with torch.no_grad():
         for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
