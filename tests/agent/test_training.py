@@ -115,7 +115,7 @@ def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_ti
 
 
 def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
-    """The Thought's digits point (layer "hop") at the cells their digit is drawn on, the typed digits point there
+    """The Thought's digits point (layer "coord", naming what they read) at the cells their digit is drawn on, the typed digits point there
     too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
     from agent.training.examples import COPY_HEAD
 
@@ -124,15 +124,16 @@ def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_
     code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
     text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
     cell_of = lambda pos: int((ex.cell_pos == pos).nonzero())
-    for layer in ("hop", "coord"):
-        pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
+    noted = [p for p in ex.pointers if p.layer == "coord" and p.queries.numel() == 1 and not p.axis]
+    for thought in (True, False):
+        pointers = [p for p in noted if (p.reads is not None) == thought]
         assert text([int(p.queries[0]) + 1 for p in pointers]) == code
-        # the Thought's hop head must name the digit of its slot (the typed digits copy the Thought instead)
-        assert [p.reads for p in pointers] == ([("digits", 10 * i + int(c)) for i, c in enumerate(code)]
-                                               if layer == "hop" else [None] * 3)
         for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
             assert {cell_of(k) for k in p.keys.tolist()} == set(
                 (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
+        # the Thought's head must name the digit of its slot (the typed digits copy the Thought instead)
+        assert [p.reads for p in pointers] == ([("digits", 10 * i + int(c)) for i, c in enumerate(code)]
+                                               if thought else [None] * 3)
     (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
     assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
     reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
@@ -145,7 +146,7 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
     ex = encode_episode(ep, gui_tiny.processor)
     (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
     word = notice.label.split()[-1]
-    hops = [p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]
+    hops = [p for p in ex.pointers if p.reads is not None]
     assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
     n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
     assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
@@ -182,7 +183,8 @@ def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
     if target.target_point is not None:  # the notice does not cover the word to click
         assert hit(ep.layouts[0], *target.target_point).label == noted
     ex = encode_episode(ep, gui_tiny.processor)
-    assert len([p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]) == len(noted)
+    assert len([p for p in ex.pointers if p.reads is not None or p.layer == "hop" and p.queries.numel() == 1]) \
+        == len(noted)
 
 
 def test_config_is_validated(tmp_path):
