@@ -125,17 +125,6 @@ def _char_cells(notice: Widget, size: tuple[int, int], i: int) -> list[int]:
     return [r * cols + col for r in range(notice.box[1] // CELL, (notice.box[3] + CELL - 1) // CELL)]
 
 
-def _cells_of(widgets: tuple[Widget, ...], size: tuple[int, int], role: str) -> list[int]:
-    cols = size[0] // CELL
-    out: list[int] = []
-    for w in widgets:
-        if w.role == role:
-            x1, y1, x2, y2 = w.box
-            out += [r * cols + c for r in range(y1 // CELL, (y2 + CELL - 1) // CELL)
-                    for c in range(x1 // CELL, (x2 + CELL - 1) // CELL)]
-    return out
-
-
 def _box_cells(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
     cols = size[0] // CELL
     x1, y1, x2, y2 = box
@@ -210,13 +199,18 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
     )
 
 
+def _first_notice(episode: TrainEpisode) -> tuple[int, Widget] | None:
+    """(screen index, widget) of the first notice (toast) shown: the one memory steps refer to."""
+    return next(((f, w) for f, widgets in enumerate(episode.layouts) for w in widgets if w.role == "toast"), None)
+
+
 def _notice_keys(episode: TrainEpisode, cell_pos: torch.Tensor, offsets: list[int]) -> torch.Tensor | None:
-    """Positions of the cells of the first screen's notice (the one memory steps refer to)."""
-    for f, (widgets, frame) in enumerate(zip(episode.layouts, episode.frames)):
-        cells = _cells_of(widgets, frame.size, "toast")
-        if cells:
-            return cell_pos[[offsets[f] + i for i in cells]]
-    return None
+    """Positions of the cells of the first notice."""
+    shown = _first_notice(episode)
+    if shown is None:
+        return None
+    f, notice = shown
+    return cell_pos[[offsets[f] + i for i in _box_cells(notice.box, episode.frames[f].size)]]
 
 
 def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torch.Tensor, offsets: list[int]
@@ -231,10 +225,10 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     typed text each character attends to the cells too, without ``reads``, and, with `COPY_HEAD` of the last layer,
     to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
     of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's."""
-    shown = [(f, w) for f, widgets in enumerate(episode.layouts) for w in widgets if w.role == "toast"]
-    if not shown:
+    shown = _first_notice(episode)
+    if shown is None:
         raise ValueError(f"memory step {step} of {episode.instruction!r} has no notice on any screen")
-    f, notice = shown[0]
+    f, notice = shown
     target = episode.targets[step]
     thought = target.reply.split("\n", 1)[0]
     noted = target.text if target.action_type == "type" else _WORD.findall(thought)[-1]
