@@ -7,13 +7,14 @@ then teaches every step at once (the reply to screen t sees screens 0..t and rep
 Dense targets (training aids only; the shipped model answers through `generate` alone):
 
 * per image token (28 px cell): the vocabulary class of the label drawn on it (`CELL_CLASSES`), its row and its
-  column, and for the cells of a "Code NNN" notice the three digits;
+  column, and on the cells a "Code NNN" notice draws a digit on, that digit in its slot (0 to 2);
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
   tokens it should attend to, in the layer before the last (``"coord"``), which leaves the last layer to turn the
   copied position into digits. An x digit points at the target's cells in the column of its click point (the
   middle cell, `tasks.synthdesk.widgets.box_click_point`), a y digit at those in its row: the column (row) read
-  there is exactly the one the digits spell. A typed code's digits point at the notice's cells on the screen that
-  showed it. Memory clicks (a word noted earlier) also point an earlier layer (``"hop"``) at the notice;
+  there is exactly the one the digits spell. Memory clicks (a word noted earlier) also point an earlier layer
+  (``"hop"``) at the notice. Each character of the noted word or code in a memory step's Thought points (``"coord"``)
+  at the cells the notice draws it on; a typed code's digits point there too (``"coord"``) and copy the Thought's;
 * copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
   task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter
   of the word in the instruction.
@@ -33,6 +34,7 @@ import torch
 from agent import prompts
 from agent.context import Transcript
 from tasks.synthdesk.training import TrainEpisode
+from tasks.synthdesk.render import notice_char_centres
 from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, WORDS
 from tasks.synthdesk.widgets import Widget
 
@@ -62,6 +64,8 @@ class Pointer:
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
     aligned: bool = False  # query i attends to keys[i] only (copy pointers), not to any of the keys
     axis: str = ""  # coordinate pointers: "x" (the keys share the clicked column) or "y" (the clicked row)
+    reads: tuple[str, int] | None = None  # noted-text pointers: (probe, class) that the head's output must name:
+    # ("read", the word's `CELL_CLASSES` index) or ("digits", 10 * slot + digit)
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,25 @@ class Example:
 
 
 def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[list[int], list[list[int]]]:
-    """Row-major per-cell class and code digits of one screen; later widgets paint over earlier ones."""
+    """Row-major per-cell class and code digits of one screen; later widgets paint over earlier ones.
+
+    A notice's code digit ``i`` labels slot ``i`` of the cells it is drawn on and no other: gt12 to gt17 gave every
+    cell of the notice (icon and "Code" too) all three digits, and the digit probe stayed above chance through the
+    reading phase."""
     cols, rows = size[0] // CELL, size[1] // CELL
     classes = [_CLASS[NONE]] * (rows * cols)
     digits = [[-100, -100, -100] for _ in range(rows * cols)]
     for w in widgets:
         label = w.text if w.role == "textfield" and w.text else w.label
         code = _CODE.fullmatch(label) if w.role == "toast" else None
+        drawn: dict[int, list[int]] = {}  # cell -> its digit per slot
         if w.role in _CONTAINERS:
             cls = _CLASS[NONE]
         elif code is not None:
             cls = _CLASS["Code"]
+            for slot, i in enumerate(range(code.start(1), code.end(1))):
+                for cell in _char_cells(w, size, i):
+                    drawn.setdefault(cell, [-100, -100, -100])[slot] = int(label[i])
         else:
             words = [t for t in re.split(r"[^A-Za-z]+", label) if t in _CLASS]
             cls = _CLASS[words[-1]] if words else _CLASS[OTHER]
@@ -102,19 +114,15 @@ def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[li
                 if not (x1 <= c * CELL + CELL // 2 < x2 and y1 <= r * CELL + CELL // 2 < y2):
                     continue
                 classes[r * cols + c] = cls
-                digits[r * cols + c] = [int(d) for d in code.group(1)] if code else [-100, -100, -100]
+                digits[r * cols + c] = drawn.get(r * cols + c, [-100, -100, -100])
     return classes, digits
 
 
-def _cells_of(widgets: tuple[Widget, ...], size: tuple[int, int], role: str) -> list[int]:
+def _char_cells(notice: Widget, size: tuple[int, int], i: int) -> list[int]:
+    """Row-major cells of the column that character ``i`` of a notice's label is drawn in, on the notice's rows."""
     cols = size[0] // CELL
-    out: list[int] = []
-    for w in widgets:
-        if w.role == role:
-            x1, y1, x2, y2 = w.box
-            out += [r * cols + c for r in range(y1 // CELL, (y2 + CELL - 1) // CELL)
-                    for c in range(x1 // CELL, (x2 + CELL - 1) // CELL)]
-    return out
+    col = notice_char_centres(notice)[i] // CELL
+    return [r * cols + col for r in range(notice.box[1] // CELL, (notice.box[3] + CELL - 1) // CELL)]
 
 
 def _box_cells(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
@@ -180,8 +188,8 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
                                         axis=axis))
             if target.memory and notice is not None:
                 pointers.append(Pointer(_digit_queries(target.reply, _COORDS, start), notice, "hop"))
-        elif target.action_type == "type" and target.memory and notice is not None:
-            pointers.append(Pointer(_digit_queries(target.reply, _TYPED, start), notice, "coord"))
+        if target.memory:
+            pointers += _noted_pointers(episode, step, start, cell_pos, frame_offsets)
     pointers += _copy_pointers(ids, tokenizer, episode.instruction, reply_starts, episode.targets)
     return Example(
         input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
@@ -191,13 +199,56 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
     )
 
 
+def _first_notice(episode: TrainEpisode) -> tuple[int, Widget] | None:
+    """(screen index, widget) of the first notice (toast) shown: the one memory steps refer to."""
+    return next(((f, w) for f, widgets in enumerate(episode.layouts) for w in widgets if w.role == "toast"), None)
+
+
 def _notice_keys(episode: TrainEpisode, cell_pos: torch.Tensor, offsets: list[int]) -> torch.Tensor | None:
-    """Positions of the cells of the first screen's notice (the one memory steps refer to)."""
-    for f, (widgets, frame) in enumerate(zip(episode.layouts, episode.frames)):
-        cells = _cells_of(widgets, frame.size, "toast")
-        if cells:
-            return cell_pos[[offsets[f] + i for i in cells]]
-    return None
+    """Positions of the cells of the first notice."""
+    shown = _first_notice(episode)
+    if shown is None:
+        return None
+    f, notice = shown
+    return cell_pos[[offsets[f] + i for i in _box_cells(notice.box, episode.frames[f].size)]]
+
+
+def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torch.Tensor, offsets: list[int]
+                    ) -> list[Pointer]:
+    """The pointers of memory step ``step`` (reply at ``start``) to the text it needs from the notice: the word or
+    code the notice gave ("Zoom" of "Note: Zoom", "964" of "Code 964").
+
+    Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"coord"``, to the cells that
+    character is drawn on, and the head's output must name what it read there (``reads``: the digit in its slot, or
+    the word). That layer's input is where the probes read the cells (``AUX_LAYER``): gt18ft, with these pointers
+    one layer earlier ("hop"), attended there (mass 0.9) but its head's output did not learn to name the digit. In a
+    typed text each character attends to the cells too, without ``reads``, and, with `COPY_HEAD` of the last layer,
+    to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
+    of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's."""
+    shown = _first_notice(episode)
+    if shown is None:
+        raise ValueError(f"memory step {step} of {episode.instruction!r} has no notice on any screen")
+    f, notice = shown
+    target = episode.targets[step]
+    thought = target.reply.split("\n", 1)[0]
+    noted = target.text if target.action_type == "type" else _WORD.findall(thought)[-1]
+    at, in_thought = notice.label.rfind(noted or "\0"), thought.rfind(noted or "\0")
+    if at < 0 or in_thought < 0:
+        raise ValueError(f"memory step {step}: the notice {notice.label!r} and the Thought {thought!r} do not both "
+                         f"show the noted text {noted!r}")
+    size = episode.frames[f].size
+    cells = [cell_pos[[offsets[f] + c for c in _char_cells(notice, size, at + i)]] for i in range(len(noted))]
+    reads = [("digits", 10 * i + int(c)) for i, c in enumerate(noted)] if noted.isdigit() else \
+        [("read", _CLASS[noted]) if noted in _CLASS else None] * len(noted)
+    out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "coord", reads=r)
+           for i, (keys, r) in enumerate(zip(cells, reads))]
+    typed = _TYPED.search(target.reply)
+    if target.action_type == "type" and typed is not None and typed.group(1) == noted:
+        out += [Pointer(torch.tensor([start + typed.start(1) + i - 1]), keys, "coord") for i, keys in enumerate(cells)]
+        chars = torch.arange(len(noted))
+        out.append(Pointer(start + typed.start(1) - 1 + chars, start + in_thought + chars, "last", COPY_HEAD,
+                           aligned=True))
+    return out
 
 
 def _copy_pointers(ids: torch.Tensor, tokenizer, instruction: str, reply_starts: list[int],

@@ -13,7 +13,9 @@ Reading learns late and suddenly: gt10's phase sat at 0.30 of word cells (read l
 rose to 0.57 by step 600 (read loss 0.63); hence 600 steps. The position probes (``where``) join after the phase.
 Then screen density rises linearly from 0.1 to 1.0 over the first 60% of the remaining steps (few, large widgets
 first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to even thirds; each
-step draws one kind, so the examples of a batch have similar lengths.
+step draws one kind, so the examples of a batch have similar lengths. One in ``GLANCE_EVERY`` examples of a grounding
+step is a glance (`tasks.synthdesk.training.glance`: a memory step with its notice still on screen, as short as a
+grounding screen): nothing else teaches writing a word or code read off a screen, which every memory step needs.
 
 Data parallel: ``procs`` processes (default 2, one CPU thread each) each draw their share of every step's examples
 (example ``b`` goes to process ``b // (batch / procs)``), run forward and backward on them, and average their
@@ -51,6 +53,7 @@ __all__ = ["TrainConfig", "train", "CURVE_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 
+GLANCE_EVERY = 4
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
                  "point", "copy", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
 
@@ -63,7 +66,7 @@ class TrainConfig:
     threads: torch CPU threads per process."""
 
     out: Path
-    steps: int = 1550
+    steps: int = 1750
     batch: int = 8
     lr: float = 2e-3
     warmup: int = 50
@@ -115,7 +118,9 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
     for b in share:
         rng = random.Random(f"{cfg.seed}:{step}:{b}")
         d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
-        out.append(encode_episode(synthdesk.episode(rng, kind, density=d), processor))
+        glance = kind == "grounding" and b % GLANCE_EVERY == GLANCE_EVERY - 1
+        task = synthdesk.glance(rng, density=d) if glance else synthdesk.episode(rng, kind, density=d)
+        out.append(encode_episode(task, processor))
     return out
 
 
@@ -159,7 +164,7 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     ckpt_path, curve_path = cfg.out / "checkpoint.pt", cfg.out / "curve.csv"
     start = 0
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         made = {"procs": "1", **state["config"]}  # checkpoints from before data parallelism ran one process
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "

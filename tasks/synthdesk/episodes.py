@@ -145,7 +145,7 @@ def _controls(spec: AppSpec, role: str, exclude: tuple[str, ...] = ()) -> list[s
 def _start(rng: random.Random, spec: AppSpec, *, toast: str = "", keep_unchecked: tuple[str, ...] = ()
            ) -> AppState:
     """The first screen: a notice (given, or a distractor 30% of the time) and some boxes already ticked."""
-    if not toast and rng.random() < 0.3:
+    if not toast and rng.random() < 0.3 and spec.unused:  # a screen can name every word (density 1)
         word = rng.choice(spec.unused)
         toast = rng.choice((f"Note: {word}", f"New {word}", f"Code {rng.randint(*CODE_RANGE)}"))
     boxes = [c.key for c in spec.controls if c.role == "checkbox" and c.label not in keep_unchecked]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from tasks.synthdesk.fonts import line_height, text_mask
+from tasks.synthdesk.fonts import line_height, text_mask, text_width
 from tasks.synthdesk.vocab import FONT_SIZE, TITLE_FONT_SIZE
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["THEMES", "Theme", "paint"]
+__all__ = ["THEMES", "Theme", "notice_char_centres", "paint"]
 
 RGB = tuple[int, int, int]
 INK: RGB = (28, 28, 30)
@@ -242,7 +242,17 @@ def _toast(image: Image.Image, draw: ImageDraw.ImageDraw, w: Widget, t: Theme) -
     draw.rectangle((x1, y1, x2 - 1, y2 - 1), fill=TOAST)
     cy = (y1 + y2) // 2
     draw.ellipse((x1 + 9, cy - 6, x1 + 21, cy + 6), fill=(250, 196, 46))
-    _text(image, w.box, w.label, WHITE, left=28)
+    _text(image, w.box, w.label, WHITE, left=_NOTICE_TEXT_LEFT)
+
+
+_NOTICE_TEXT_LEFT = 28  # the text of a notice starts this far right of its box, after the icon
+
+
+def notice_char_centres(w: Widget) -> list[int]:
+    """The x of the middle of each character of a notice's (toast's) label, as `paint` draws it."""
+    left = w.box[0] + _NOTICE_TEXT_LEFT
+    return [left + (text_width(w.label[:i], FONT_SIZE) + text_width(w.label[:i + 1], FONT_SIZE)) // 2
+            for i in range(len(w.label))]
 
 
 _PAINTERS: dict[str, Callable[[Image.Image, ImageDraw.ImageDraw, Widget, Theme], None]] = {

@@ -24,6 +24,10 @@ For dense supervision, `target_token` is the row-major index of the 28 px cell (
 under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
 `target_box` (boxes are cell-aligned, so these cells show the target and nothing else).
 
+`glance(rng, density=None) -> TrainEpisode` is a training aid, not a task of any split's kinds: the memory step of a
+memory task alone, with its notice still on screen (one frame; kind "memory", template "<template>_glance"). It
+teaches reading a word or code off the screen and writing it, which the memory steps need and nothing else trains.
+
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
 `prompt=agent.prompts.synthdesk_task_prompt(instruction)`: observe frame 0, record reply 0, observe frame 1, ...;
@@ -36,16 +40,17 @@ Speed: `bench/synthdesk_speed.py` measures samples per second on one core.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
 from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind
-from tasks.synthdesk.generate import draw, generate
+from tasks.synthdesk.app import hit
+from tasks.synthdesk.generate import MAX_ATTEMPTS, draw, generate
 from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "sample"]
+__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "glance", "sample"]
 
 
 @dataclass(frozen=True)
@@ -175,3 +180,18 @@ def from_task(task: Episode) -> TrainEpisode:
     return TrainEpisode(kind=task.kind, template=task.template, instruction=task.instruction,
                         frames=tuple(s.image for s in screens), layouts=tuple(s.widgets for s in screens),
                         targets=tuple(_target(task, i) for i in range(len(task.steps))))
+
+
+def glance(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
+    """A memory step shown with its notice (module docstring), drawn from ``rng`` (train split)."""
+    for _ in range(MAX_ATTEMPTS):
+        task = draw(rng, "memory", "train", density=density)
+        i = next(j for j, s in enumerate(task.steps) if s.memory)
+        step = task.steps[i]
+        screen = replace(step.state, toast=task.steps[0].state.toast).render()
+        if step.target is not None and getattr(hit(screen.widgets, *step.target.click_point), "key", None) \
+                != step.target.key:
+            continue  # the notice covers the target
+        return TrainEpisode(kind="memory", template=f"{task.template}_glance", instruction=task.instruction,
+                            frames=(screen.image,), layouts=(screen.widgets,), targets=(_target(task, i),))
+    raise RuntimeError(f"no glance in {MAX_ATTEMPTS} memory tasks whose notice leaves the target visible")

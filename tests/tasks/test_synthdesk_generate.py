@@ -128,3 +128,22 @@ def test_heldout_tasks_never_equal_training_tasks() -> None:
 def test_every_episode_template_generates(template: str) -> None:
     task = generate("heldout", 0, 0, "episode", template=template)
     assert task.template == template and _replay(task) == task.final
+
+
+
+def test_a_first_screen_that_names_every_word_gets_no_distractor_notice(monkeypatch):
+    """At density 1 a screen can use every vocabulary word: the distractor notice (drawn 30% of the time from the
+    unused words) is then left out rather than raising IndexError (it stopped a training run past step 2000)."""
+    import random as _random
+
+    import tasks.synthdesk.episodes as episodes
+    from tasks.synthdesk import training
+
+    full = []
+    start = episodes._start
+    monkeypatch.setattr(episodes, "_start", lambda rng, spec, **kw: (
+        full.append(spec) if not spec.unused else None, start(rng, spec, **kw))[1])
+    training.episode(_random.Random("full118"), "grounding", density=1.0)
+    assert full, "the draw no longer makes a screen that names every word"
+    seed = next(i for i in range(100) if _random.Random(i).random() < 0.3)  # a roll that asks for a distractor
+    assert start(_random.Random(seed), full[0]).toast == ""
