@@ -12,10 +12,10 @@
   (copy pointers, one key per query);
 * copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
   carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
-  or row (y); a memory step's hop head, at each character of the noted word or code in its Thought, names what the
-  cells it points at show (the ``digits`` probe's digit of that slot, or the ``read`` probe's word; probe weights
-  fixed). gt18 pointed there with 0.9 of its attention and still wrote the digits at chance, on the notice's own
-  screen too: attention does not train what is read.
+  or row (y); at each character of the noted word or code in a memory step's Thought, the coordinate head names
+  what the notice cells it points at show (the ``digits`` probe's digit of that slot, or the ``read`` probe's word;
+  probe weights fixed). gt18 pointed there with 0.9 of its attention and still wrote the digits at chance, on the
+  notice's own screen too: attention does not train what is read.
   ``point_acc`` counts the coordinate pointers only.
 * spell: the reply cross-entropy of the coordinate digit tokens and of the token that ends each coordinate (the
   tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply
