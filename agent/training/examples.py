@@ -13,7 +13,7 @@ Dense targets (training aids only; the shipped model answers through `generate` 
   copied position into digits. An x digit points at the target's cells in the column of its click point (the
   middle cell, `tasks.synthdesk.widgets.box_click_point`), a y digit at those in its row: the column (row) read
   there is exactly the one the digits spell. Memory clicks (a word noted earlier) also point an earlier layer
-  (``"hop"``) at the notice. Each character of the noted word or code in a memory step's Thought points (``"coord"``)
+  (``"hop"``) at the notice. Each character of the noted word or code in a memory step's Thought points (``"hop"``)
   at the cells the notice draws it on; a typed code's digits point there too (``"coord"``) and copy the Thought's;
 * copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
   task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter
@@ -64,8 +64,6 @@ class Pointer:
     head: int = 0  # the supervised query head (`COPY_HEAD` for copy pointers)
     aligned: bool = False  # query i attends to keys[i] only (copy pointers), not to any of the keys
     axis: str = ""  # coordinate pointers: "x" (the keys share the clicked column) or "y" (the clicked row)
-    reads: tuple[str, int] | None = None  # noted-text pointers: (probe, class) that the head's output must name:
-    # ("read", the word's `CELL_CLASSES` index) or ("digits", 10 * slot + digit)
 
 
 @dataclass(frozen=True)
@@ -218,13 +216,13 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     """The pointers of memory step ``step`` (reply at ``start``) to the text it needs from the notice: the word or
     code the notice gave ("Zoom" of "Note: Zoom", "964" of "Code 964").
 
-    Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"coord"``, to the cells that
-    character is drawn on, and the head's output must name what it read there (``reads``: the digit in its slot, or
-    the word). That layer's input is where the probes read the cells (``AUX_LAYER``): gt18ft, with these pointers
-    one layer earlier ("hop"), attended there (mass 0.9) but its head's output did not learn to name the digit. In a
-    typed text each character attends to the cells too, without ``reads``, and, with `COPY_HEAD` of the last layer,
-    to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
-    of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's."""
+    Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"hop"``, to the cells that
+    character is drawn on. In a typed text each attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the
+    last layer, to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
+    of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's.
+    Tried and dropped: the Thought's pointers in layer "coord" with a loss making the head's output name the digit or
+    word (its probe fixed); trained from scratch (gt19) it lost grounding and episodes (held-out steps 53.6% against
+    gt18's 70.7%) and did not write the digits either (memory steps 2/32, as gt18 4/32)."""
     shown = _first_notice(episode)
     if shown is None:
         raise ValueError(f"memory step {step} of {episode.instruction!r} has no notice on any screen")
@@ -238,10 +236,7 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
                          f"show the noted text {noted!r}")
     size = episode.frames[f].size
     cells = [cell_pos[[offsets[f] + c for c in _char_cells(notice, size, at + i)]] for i in range(len(noted))]
-    reads = [("digits", 10 * i + int(c)) for i, c in enumerate(noted)] if noted.isdigit() else \
-        [("read", _CLASS[noted]) if noted in _CLASS else None] * len(noted)
-    out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "coord", reads=r)
-           for i, (keys, r) in enumerate(zip(cells, reads))]
+    out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "hop") for i, keys in enumerate(cells)]
     typed = _TYPED.search(target.reply)
     if target.action_type == "type" and typed is not None and typed.group(1) == noted:
         out += [Pointer(torch.tensor([start + typed.start(1) + i - 1]), keys, "coord") for i, keys in enumerate(cells)]

@@ -12,10 +12,7 @@
   (copy pointers, one key per query);
 * copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
   carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
-  or row (y); at each character of the noted word or code in a memory step's Thought, the coordinate head names
-  what the notice cells it points at show (the ``digits`` probe's digit of that slot, or the ``read`` probe's word;
-  probe weights fixed). gt18 pointed there with 0.9 of its attention and still wrote the digits at chance, on the
-  notice's own screen too: attention does not train what is read.
+  or row (y).
   ``point_acc`` counts the coordinate pointers only.
 * spell: the reply cross-entropy of the coordinate digit tokens and of the token that ends each coordinate (the
   tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply
@@ -186,7 +183,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 scores = (q_p[:, p.head] @ k_heads[kv].T) * attn.scaling  # (nq, last)
                 scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
                 coordinate = bool(p.axis)
-                if p.aligned or coordinate or p.reads:  # what this head alone adds to the residual, (nq, hidden)
+                if p.aligned or coordinate:  # what this head alone adds to the residual stream, (nq, hidden)
                     written = (scores.softmax(-1) @ v_heads[kv]) @ o_heads[p.head].T
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
@@ -196,8 +193,6 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                     if coordinate:
                         carry, carried = _carry_loss(heads, written, ex, p.keys, p.axis)
                         carries.append(carry)
-                    if p.reads:
-                        carries.append(_reads_loss(heads, written, *p.reads))
                 losses.append(torch.logsumexp(scores, -1) - on_target)
                 if coordinate:
                     top = scores.argmax(-1)
@@ -219,17 +214,6 @@ def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch
     target = F.one_hot(of_cell[cells], size).float().mean(0)  # (size,)
     logits = probe(written)
     return F.cross_entropy(logits, target.expand(written.shape[0], -1), reduction="none"), logits.argmax(-1)
-
-
-def _reads_loss(heads: AuxHeads, written: torch.Tensor, probe: str, target: int) -> torch.Tensor:
-    """Per query: cross-entropy of ``probe`` ("read": the word; "digits": 10 * slot + digit, the digit of that slot)
-    on ``written`` (nq, hidden) against ``target``; the probe's weights get no gradient (the cells define them)."""
-    layer = heads.read if probe == "read" else heads.digits
-    logits = F.linear(written, layer.weight.detach(), layer.bias.detach())
-    if probe == "digits":
-        slot, target = divmod(target, 10)
-        logits = logits.view(-1, 3, 10)[:, slot]
-    return F.cross_entropy(logits, torch.full((written.shape[0],), target), reduction="none")
 
 
 def _rows(x: torch.Tensor, at: list[tuple[int, torch.Tensor]]) -> torch.Tensor:

@@ -115,7 +115,7 @@ def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_ti
 
 
 def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
-    """The Thought's digits point (layer "coord", naming what they read) at the cells their digit is drawn on, the typed digits point there
+    """The Thought's digits point (layer "hop") at the cells their digit is drawn on, the typed digits point there
     too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
     from agent.training.examples import COPY_HEAD
 
@@ -124,21 +124,16 @@ def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_
     code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
     text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
     cell_of = lambda pos: int((ex.cell_pos == pos).nonzero())
-    noted = [p for p in ex.pointers if p.layer == "coord" and p.queries.numel() == 1 and not p.axis]
-    for thought in (True, False):
-        pointers = [p for p in noted if (p.reads is not None) == thought]
+    for layer in ("hop", "coord"):
+        pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
         assert text([int(p.queries[0]) + 1 for p in pointers]) == code
         for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
             assert {cell_of(k) for k in p.keys.tolist()} == set(
                 (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
-        # the Thought's head must name the digit of its slot (the typed digits copy the Thought instead)
-        assert [p.reads for p in pointers] == ([("digits", 10 * i + int(c)) for i, c in enumerate(code)]
-                                               if thought else [None] * 3)
     (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
     assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
     reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
-    distance = reply.index("content='") + len("content='") - reply.index(code)
-    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == distance
+    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == reply.index("content='") + len("content='") - reply.index(code)
 
 
 def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_notice(gui_tiny):
@@ -146,28 +141,10 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
     ex = encode_episode(ep, gui_tiny.processor)
     (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
     word = notice.label.split()[-1]
-    hops = [p for p in ex.pointers if p.reads is not None]
+    hops = [p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]
     assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
     n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
     assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
-    assert {p.reads for p in hops} == {("read", CELL_CLASSES.index(word))}  # each letter's head names the word
-
-
-def test_the_reads_loss_is_the_probes_cross_entropy_on_the_heads_output_with_the_probe_fixed():
-    from agent.training.objective import AuxHeads, _reads_loss
-
-    torch.manual_seed(0)
-    heads = AuxHeads(16)
-    written = torch.randn(4, 16, requires_grad=True)
-    digits = _reads_loss(heads, written, "digits", 10 * 2 + 7)  # slot 2, digit 7
-    expected = torch.nn.functional.cross_entropy(heads.digits(written).view(4, 3, 10)[:, 2], torch.full((4,), 7),
-                                                 reduction="none")
-    assert torch.allclose(digits, expected)
-    word = _reads_loss(heads, written, "read", 5)
-    assert torch.allclose(word, torch.nn.functional.cross_entropy(heads.read(written), torch.full((4,), 5),
-                                                                  reduction="none"))
-    (digits.sum() + word.sum()).backward()
-    assert written.grad is not None and heads.digits.weight.grad is None and heads.read.weight.grad is None
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -183,8 +160,7 @@ def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
     if target.target_point is not None:  # the notice does not cover the word to click
         assert hit(ep.layouts[0], *target.target_point).label == noted
     ex = encode_episode(ep, gui_tiny.processor)
-    assert len([p for p in ex.pointers if p.reads is not None or p.layer == "hop" and p.queries.numel() == 1]) \
-        == len(noted)
+    assert len([p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]) == len(noted)
 
 
 def test_config_is_validated(tmp_path):
@@ -398,13 +374,7 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
                 (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
                 carries.append(-probe(written).log_softmax(-1)[:, line])
                 carried.append(probe(written).argmax(-1))
-            elif p.reads:  # a noted character: the word (read probe) or the digit of its slot (digits probe)
-                probe, target = p.reads
-                digits = heads.digits(written).view(-1, 3, 10)[:, target // 10]
-                logits = heads.read(written) if probe == "read" else digits
-                carries.append(-logits.log_softmax(-1)[:, target if probe == "read" else target % 10])
     assert copies and carries, "the examples have no copy or no coordinate pointer"
-    assert any(p.reads for ex in examples for p in ex.pointers), "no noted-text pointer is covered"
     assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
     with torch.no_grad():
         for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
