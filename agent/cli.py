@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -230,6 +231,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):  # one line per HTTP request otherwise
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    if args.quiet:  # no "Loading weights" bar: the switch is read when transformers is imported, before or after this
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 def exit_code(status: RunStatus) -> int:

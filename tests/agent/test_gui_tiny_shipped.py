@@ -1,0 +1,62 @@
+"""The shipped gui-tiny (`agent/models/gui_tiny/`), loaded the way a user loads it (`--model gui-tiny`, offline).
+
+Issue 9's targets (grounding >= 95%, episode steps >= 90%, memory >= 90%, unparsable <= 1%) are NOT met by the
+shipped weights; the model card and the README give the figures reached on 96 held-out tasks. These tests pin what the
+shipped weights score on a fixed held-out set (seed 0, tasks 0-23: 8 of each kind) so that a change of the model path
+(loading, prompts, positions, the KV session, the parser) that costs accuracy fails loud. They are a floor under the
+shipped model, not the issue's targets, which stay as they are.
+
+Greedy decoding in float32 on CPU is deterministic on a machine, but another CPU may round a near-tie differently,
+so each count may fall one short of what it scored when pinned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from desktop import XDisplay, assert_pyautogui_on
+
+from agent.cli import main
+from agent.models import loading
+from agent.trajectory import read_result
+
+# What the shipped weights scored on `eval synthdesk --seed 0 --limit 24 --method full` when they were committed.
+PINNED = {"grounding": 3, "episode": 30, "memory": 26}  # correct steps per kind
+PINNED_STEPS = {"grounding": 8, "episode": 36, "memory": 42}  # scored steps per kind
+PINNED_UNPARSABLE = 1  # unparsable replies over all steps
+DEMO_SEED = 0  # README's first command: a held-out demo seed the shipped model finishes
+
+
+def test_the_shipped_directory_holds_weights_card_and_figures() -> None:
+    directory = loading.packaged_dir("gui-tiny")
+    assert (directory / "model.safetensors").stat().st_size <= 30_000_000
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "It knows only synthdesk" in card and "grounding, click inside the box" in card
+
+
+def test_the_shipped_model_keeps_its_held_out_figures(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    assert main(["eval", "synthdesk", "--model", "gui-tiny", "--seed", "0", "--limit", "24", "--method", "full",
+                 "--out", str(out), "-q"]) == 0
+    (run,) = json.loads((out / "summary.json").read_text())["runs"]
+    compat = run["metrics"]["compat"]
+    for kind, pinned in PINNED.items():
+        got = compat["by_kind"][kind]
+        assert got["steps"] == PINNED_STEPS[kind], kind  # the held-out set itself is fixed
+        assert got["correct_steps"] >= pinned - 1, (kind, got["correct_steps"], pinned)
+    assert round(compat["unparsable_rate"] * compat["steps"]) <= PINNED_UNPARSABLE + 1
+
+
+@pytest.mark.desktop
+def test_the_shipped_model_finishes_the_readme_demo_in_a_real_window(desktop: XDisplay, tmp_path, capsys) -> None:
+    assert_pyautogui_on(desktop)
+    capsys.readouterr()  # python-xlib's warning about the empty XAUTHORITY file, printed when pyautogui is imported
+    out = tmp_path / "run"
+    code = main(["demo", "--seed", str(DEMO_SEED), "--out", str(out), "-q"])
+    printed = capsys.readouterr().out.splitlines()
+    assert code == 0, printed
+    assert printed[-2].startswith("success: the app confirms the goal")
+    result = read_result(out)
+    assert result is not None and result.status.value == "finished"
