@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
-from eval.study import SECTION_BEGIN, SECTION_END, StudyConfig, readme_section, update_readme
+from eval.study import SECTION_BEGIN, SECTION_END, TIMINGS_FILE, StudyConfig, readme_section, update_readme
 
 
 def test_update_readme_replaces_between_the_markers_or_appends(tmp_path: Path) -> None:
@@ -57,6 +57,23 @@ def test_findings_compare_gui_kv_with_keep_text_against_baselines_and_its_ablati
     assert "percent of all the tokens seen kept, text included" in plain
 
 
+def test_findings_name_methods_that_scored_exactly_alike() -> None:
+    def run(method: str, budget: float, accuracy: float, kl: float) -> dict[str, Any]:
+        out = _run(method, budget, accuracy, 0.9)
+        out["fidelity"]["kl_mean"] = kl
+        return out
+
+    runs = [_run("full", None, 0.6, 1.0)] + [
+        run(m, b, 0.3 + b / 100, 0.1 / b) for m in ("snapkv", "vlcache") for b in (10.0, 20.0)] + [
+        run("random", 10.0, 0.2, 0.03), run("random", 20.0, 0.25, 0.02),
+        run("recency", 10.0, 0.2, 0.03), run("recency", 20.0, 0.25, 0.01)]  # alike at 10% only: not a group
+    hist = {"runs": [{**_run("gui_kv", None, 0.5, 1.0), "max_tokens": 512, "frames": 2}]}
+    section = readme_section({"model": "m", "runs": runs}, hist, {"budget": 60.0}, StudyConfig(), None)
+    assert "- snapkv, vlcache scored exactly alike at every budget (accuracy, agreement and KL): most likely the " \
+           "same entries were kept. VL-Cache ran without per-layer sparsities" in section
+    assert "random, recency scored" not in section and "full scored" not in section
+
+
 def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
@@ -85,8 +102,14 @@ def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
     assert len(history["runs"]) == 4 and {r["frames"] for r in history["runs"]} == {1, 2}
     assert (tmp_path / "study/study.md").read_text().startswith(SECTION_BEGIN)
     rows = (tmp_path / "study/budget/results.jsonl").read_text()
+    first = json.loads((tmp_path / "study" / TIMINGS_FILE).read_text())
+    assert set(first) == {"budget", "history"} and all(v > 0 for v in first.values())
     assert main(argv) == 0  # a rerun resumes: nothing is replayed again, the same rows are merged
     assert (tmp_path / "study/budget/results.jsonl").read_text().count("\n") == rows.count("\n") == 6
+    # and the time reported is the sweeps' whole time, the first invocation's included
+    total = json.loads((tmp_path / "study" / TIMINGS_FILE).read_text())
+    assert all(total[k] > first[k] for k in first)
+    assert f"it took **{sum(total.values()) / 60:.1f} min**" in readme.read_text()
 
 
 def test_no_keep_text_reaches_the_config_and_the_command_line_in_the_readme(monkeypatch: pytest.MonkeyPatch,
