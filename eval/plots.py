@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from eval.method_spec import parse_method
 from eval.summary import MAIN_METRIC, main_metric
 
 __all__ = ["PLOTS_DIR", "write_plots"]
@@ -35,6 +36,14 @@ def _series(runs: list[dict[str, Any]], x_of: Any, y_of: Any) -> dict[str, list[
         if x is not None and y is not None:
             out.setdefault(r["method"], []).append((float(x), float(y)))
     return {m: sorted(points) for m, points in out.items()}
+
+
+def _budget_base(runs: list[dict[str, Any]]) -> str:
+    """What a budget is a percent of: the screenshot tokens when every compressing run keeps its text entries
+    (``keep_text=true``), else every token."""
+    compressing = [r for r in runs if r.get("budget") is not None]
+    text_kept = bool(compressing) and all(parse_method(r["method"]).kwargs.get("keep_text") for r in compressing)
+    return "screenshot tokens, text kept" if text_kept else "tokens"
 
 
 def write_plots(out: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -61,7 +70,7 @@ def write_plots(out: Path, summary: dict[str, Any]) -> dict[str, Any] | None:
     bench = summary["benchmark"]
     metric = ".".join(MAIN_METRIC[bench])
     capped = any(r.get("max_tokens") is not None for r in runs)
-    x_label = "KV cap (entries per head)" if capped else "budget (% of tokens seen)"
+    x_label = "KV cap (entries per head)" if capped else f"budget (% of {_budget_base(sized)} seen)"
     accuracy = lambda r: main_metric(bench, r["metrics"], "compat")  # noqa: E731
     folder = out / PLOTS_DIR
     folder.mkdir(parents=True, exist_ok=True)

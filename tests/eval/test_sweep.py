@@ -229,3 +229,13 @@ def test_fan_out_tallies_every_conversation_of_a_sample_against_the_shared_refer
     assert got is not None and got.tokens == 4 and got.top1_agreement == 1.0  # same argmax, flatter distribution
     assert got.kl_mean == pytest.approx(float(kl.mean())) and got.kl_max == pytest.approx(float(kl.max()))
     assert reference.resets == same.resets == other.resets == 2
+
+
+def test_the_budget_axis_says_what_a_budget_is_a_percent_of() -> None:
+    from eval.plots import _budget_base
+
+    run = lambda method, budget: {"method": method, "budget": budget}  # noqa: E731
+    assert _budget_base([run("full", None), run("snapkv(keep_text=true)", 10.0),
+                         run("gui_kv(alpha=0,keep_text=true)", 20.0)]) == "screenshot tokens, text kept"
+    assert _budget_base([run("snapkv(keep_text=true)", 10.0), run("random", 10.0)]) == "tokens"
+    assert _budget_base([run("full", None)]) == "tokens"
