@@ -303,7 +303,7 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
 
 def _alike(runs: list[dict[str, Any]]) -> list[str]:
     """One line per group of methods that scored exactly alike at every budget (accuracy, agreement and mean KL):
-    they kept the same entries, so the tables do not tell them apart. VL-Cache is such a case when it runs without
+    most likely they kept the same entries, and the tables do not tell them apart. VL-Cache is such a case when it runs without
     per-layer sparsities (`VLCache.layer_sparsity`, which eval does not measure): its budgets are then uniform and it
     is post-vision SnapKV, i.e. SnapKV wherever the window queries all follow the last screenshot."""
     signature: dict[str, dict[float, tuple[Any, ...]]] = {}
