@@ -20,6 +20,7 @@ from desktop import XDisplay, assert_pyautogui_on
 
 from agent.cli import main
 from agent.models import loading
+from agent.training.export import MAX_WEIGHTS_BYTES
 from agent.trajectory import read_result
 
 # What the shipped weights scored on `eval synthdesk --seed 0 --limit 24 --method full` when they were committed.
@@ -31,7 +32,7 @@ DEMO_SEED = 0  # README's first command: a held-out demo seed the shipped model 
 
 def test_the_shipped_directory_holds_weights_card_and_figures() -> None:
     directory = loading.packaged_dir("gui-tiny")
-    assert (directory / "model.safetensors").stat().st_size <= 30_000_000
+    assert (directory / "model.safetensors").stat().st_size <= MAX_WEIGHTS_BYTES
     card = (directory / "README.md").read_text(encoding="utf-8")
     assert "It knows only synthdesk" in card and "grounding, click inside the box" in card
 
