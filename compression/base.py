@@ -164,6 +164,24 @@ class CompressionMethod:
         """Which hidden states ``select`` wants: "none" unless the method reads them (GUIKV)."""
         return "none"
 
+    @property
+    def calibrates(self) -> bool:
+        """True when ``select`` needs one statistic of every layer of a forward before any layer is compressed
+        (VL-Cache's per-layer sparsities). The hooks then compress each forward's layers when the whole forward
+        has run, with ``calibrated(statistics)``; the forward computes exactly what it would with eager compression,
+        only the uncompressed cache of every layer is held until its end."""
+        return False
+
+    def layer_statistic(self, keys: torch.Tensor, queries: torch.Tensor, frames: Frames = ()) -> float:
+        """One layer's calibration statistic from its full cache (``calibrates`` methods only).
+
+        ``keys`` (B, Hkv, T, D) and ``queries`` (B, H, Wq, D) post-RoPE, ``frames`` as in ``select``."""
+        raise NotImplementedError(f"{type(self).__name__} does not calibrate")
+
+    def calibrated(self, statistics: Sequence[float]) -> "CompressionMethod":
+        """This method fitted to one forward: ``statistics[l]`` is ``layer_statistic`` of layer ``l``."""
+        raise NotImplementedError(f"{type(self).__name__} does not calibrate")
+
     def base_capacity(self, n_seen: int) -> int:
         """Uniform per-head capacity: ``int(n_seen * (budget / 100))``, or ``min(max_tokens, n_seen)``."""
         if self.budget is None:  # validated: max_tokens is set

@@ -8,7 +8,9 @@
   (per-layer budgets), it re-aligns the shared 4-D attention mask to this layer's cache;
 * a forward hook (with kwargs) on every LM attention module: after the layer's attention ran over the full
   chunk, it recomputes the last ``window`` post-RoPE queries, calls ``method.select`` over the whole cache
-  (old entries plus the chunk) and writes the kept keys/values back into ``past_key_values.layers[i]``;
+  (old entries plus the chunk) and writes the kept keys/values back into ``past_key_values.layers[i]``; for a
+  method that ``calibrates`` (VL-Cache without fixed sparsities) it records the layer's statistic instead, and
+  every layer is compressed when the forward returns, with the method fitted to them (``hooks.calibration``);
 * when ``method.hidden_states_source == "residual"``: a forward pre-hook on every decoder layer keeping ``args[0]``.
 
 Compression runs on every forward with more than ``method.window`` new tokens while ``hooks.armed`` is True
@@ -95,6 +97,10 @@ class CompressionHooks:
     _expects_compression: bool = False  # the current forward must compress every layer
     _n_compressed: int = 0  # layers compressed by the current forward
     _residual: dict[int, torch.Tensor] = field(default_factory=dict)
+    calibration: Any = None  # a calibrating method fitted to the last compressing forward (VLCache's sparsities)
+    statistics: tuple[float, ...] | None = None  # per layer, what that forward measured (``layer_statistic``)
+    _statistics: dict[int, float] = field(default_factory=dict)  # per layer, of the current forward
+    _pending: list["_LayerJob"] = field(default_factory=list)  # layers waiting for the forward's calibration
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -177,7 +183,7 @@ def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, 
             )
         return
     layer = cache.layers[layer_idx]
-    keys, values = layer.keys, layer.values  # (B, Hkv, T, D)
+    keys = layer.keys  # (B, Hkv, T, D)
     B, Hkv, T, _ = keys.shape
     ids = tracker.extended(layer_idx, state._first_id, B, Hkv, L, keys.device) if tracker is not None else None
     if ids is not None and ids.shape[-1] != T:
@@ -208,20 +214,62 @@ def _compress_layer(state: CompressionHooks, attn: nn.Module, kwargs: dict[str, 
     elif source == "residual":
         hs = state._residual.pop(layer_idx)
     n_seen = T if tracker is None else tracker.next_id - tracker.n_evicted
-    idx = method.select(
-        keys, queries, hidden_states=hs, frames=tuple(frames), layer_idx=layer_idx,
+    job = _LayerJob(layer_idx, layer, ids, dict(
+        keys=keys, queries=queries, hidden_states=hs, frames=tuple(frames), layer_idx=layer_idx,
         num_layers=len(state.resolved.layers), n_seen=n_seen, prev_frame_mask=prev_mask, frame_ids=frame_ids,
         n_frames=n_frames,
-    )  # (B, Hkv, k) sorted
-    state.kept[layer_idx] = idx
+    ))
+    if method.calibrates:  # every layer's statistic first; compressed in close_forward
+        state._statistics[layer_idx] = method.layer_statistic(keys, queries, tuple(frames))
+        state._pending.append(job)
+        return
+    _keep(state, method, job)
+
+
+@dataclass
+class _LayerJob:
+    """One layer's compression: its cache layer, the logical ids of its entries and ``select``'s arguments."""
+
+    layer_idx: int
+    layer: DynamicLayer
+    ids: torch.Tensor | None  # (B, Hkv, T) or None without a tracker
+    select_args: dict[str, Any]
+
+
+def _keep(state: CompressionHooks, method: Any, job: _LayerJob) -> None:
+    """Select with ``method`` and keep the selected entries in the job's cache layer (and the tracker's ids)."""
+    keys, values = job.layer.keys, job.layer.values  # (B, Hkv, T, D)
+    T = keys.shape[2]
+    idx = method.select(**job.select_args)  # (B, Hkv, k) sorted
+    state.kept[job.layer_idx] = idx
     state.n_compressions += 1
     state._n_compressed += 1
-    if tracker is not None and ids is not None:
-        tracker.ids[layer_idx] = ids.gather(2, idx) if idx.shape[-1] < T else ids
+    if state.tracker is not None and job.ids is not None:
+        state.tracker.ids[job.layer_idx] = job.ids.gather(2, idx) if idx.shape[-1] < T else job.ids
     if idx.shape[-1] < T:
-        layer.keys = gather_heads(keys, idx)  # (B, Hkv, k, D)
-        layer.values = gather_heads(values, idx)  # (B, Hkv, k, D)
-    logger.debug("layer %d: kept %d of %d entries (n_seen=%d)", layer_idx, idx.shape[-1], T, n_seen)
+        job.layer.keys = gather_heads(keys, idx)  # (B, Hkv, k, D)
+        job.layer.values = gather_heads(values, idx)  # (B, Hkv, k, D)
+    logger.debug("layer %d: kept %d of %d entries (n_seen=%d)", job.layer_idx, idx.shape[-1], T,
+                 job.select_args["n_seen"])
+
+
+def _keep_calibrated(state: CompressionHooks) -> None:
+    """Compress the layers a calibrating method deferred, with the method fitted to this forward's statistics."""
+    if not state._pending:
+        return
+    n_layers = len(state.resolved.layers)
+    missing = [i for i in range(n_layers) if i not in state._statistics]
+    if missing:
+        raise CompressionError(
+            f"{type(state.method).__name__} calibrates on every layer of a forward, but layers {missing} of "
+            f"{n_layers} reported no statistic"
+        )
+    state.statistics = tuple(state._statistics[i] for i in range(n_layers))
+    fitted = state.method.calibrated(state.statistics)
+    state.calibration = fitted
+    jobs, state._pending, state._statistics = state._pending, [], {}
+    for job in jobs:
+        _keep(state, fitted, job)
 
 
 def _align_mask(attn: nn.Module, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]] | None:
@@ -296,12 +344,14 @@ def apply(model: nn.Module, method: Any, *, tracker: CacheTracker | None = None)
         state._spans = image_spans(input_ids, resolved.image_token_id) if find_spans else []
         state._expects_compression = compresses and state.armed and L > method.window
         state._n_compressed = 0
+        state._pending, state._statistics = [], {}
         if tracker is not None:
             state._first_id = tracker.next_id
             tracker.next_id += L
 
     def close_forward(module: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> None:
         n_layers = len(resolved.layers)
+        _keep_calibrated(state)
         if state._expects_compression and state._n_compressed != n_layers:
             raise CompressionError(
                 f"{type(method).__name__} was attached and a forward longer than its window ({method.window}) ran, but "
@@ -331,3 +381,4 @@ def apply(model: nn.Module, method: Any, *, tracker: CacheTracker | None = None)
         for handle in handles:
             handle.remove()
         state._residual.clear()
+        state._pending.clear()

@@ -55,6 +55,8 @@ class StepStats(BaseModel):
     KV head that left each layer with them (max over layers). n_frames: frames still in context.
     entries_per_layer: cached entries per KV head in every layer at the end of the step.
     cache_bytes: bytes of all keys and values at the end of the step. wall_s: seconds spent in ``generate``.
+    layer_statistics: per layer, what a calibrating method measured in the step's prefill before compressing it
+    (VL-Cache: the sparsity of each layer's post-vision attention); None for the other methods.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,6 +72,7 @@ class StepStats(BaseModel):
     entries_per_layer: tuple[int, ...]
     cache_bytes: int
     wall_s: float
+    layer_statistics: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -305,12 +308,12 @@ class KVSession:
         if compat.GENERATE_TAKES_CACHE_POSITION:  # transformers 5.2: physical cache positions
             kwargs["cache_position"] = torch.arange(phys, phys + n, device=device)
         started = time.perf_counter()
-        with apply(self.model, self.method, tracker=self.tracker):
+        with apply(self.model, self.method, tracker=self.tracker) as hooks:
             out = self.model.generate(**kwargs)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         wall_s = time.perf_counter() - started
-        return self._finish(out, chunk, positions, new_frames, n_ev_frames, n_ev_entries, wall_s)
+        return self._finish(out, chunk, positions, new_frames, n_ev_frames, n_ev_entries, wall_s, hooks.statistics)
 
     def reset_cache_only(self) -> None:
         """Stateless mode: a fresh cache and counters for a re-prefilled prompt (the step counter is kept)."""
@@ -381,6 +384,7 @@ class KVSession:
         n_ev_frames: int,
         n_ev_entries: int,
         wall_s: float,
+        layer_statistics: tuple[float, ...] | None = None,
     ) -> StepOutput:
         n = chunk.shape[1]
         tokens = tuple(int(t) for t in out.sequences[0, n:].tolist())
@@ -409,6 +413,7 @@ class KVSession:
             entries_per_layer=_entries(self.cache),
             cache_bytes=_cache_bytes(self.cache),
             wall_s=wall_s,
+            layer_statistics=layer_statistics,
         )
         self._step += 1
         logger.debug("step %d: %s", stats.step, stats)

@@ -250,8 +250,18 @@ def readme_section(budget: dict[str, Any], history: dict[str, Any], timings: dic
     lines += pivot_table(hist, f"Step accuracy (%) by method and screenshots in context, at {cap} per KV head "
                                "(full keeps what fits and drops older screenshots):",
                          lambda r: _pct(_acc(r)), lambda r: r.get("frames"), str)
+    lines += pivot_table(hist, "KV entries per head held after each step (mean over model calls and layers): the cap "
+                               "holds at each prefill and the reply's tokens come on top; full cannot drop the text or "
+                               "the newest screenshot, so it holds more when they exceed the cap:",
+                         _entries, lambda r: r.get("frames"), str)
     lines += ["Findings (generated from the tables above):", ""] + _findings(runs, hist, cfg) + ["", SECTION_END]
     return "\n".join(lines)
+
+
+def _entries(run: dict[str, Any]) -> str:
+    """Mean KV entries per head a run held (its cost summary), or "–" when no call reported a cache."""
+    value = (run.get("cost") or {}).get("kv_entries_mean")
+    return "–" if value is None else f"{value:.0f}"
 
 
 def _best(runs: list[dict[str, Any]], value: Any) -> str:
@@ -298,14 +308,18 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
         best = {m: max(points, key=lambda p: (p[1], -p[0])) for m, points in by_method.items()}
         parts = [f"{m} {_pct(acc)}% with {f} screenshots" for m, (f, acc) in best.items()]
         out.append(f"- At {cfg.max_tokens} entries per head, the best history length per method: {'; '.join(parts)}.")
+    held = {name: [(r.get("cost") or {}).get("kv_entries_mean") or 0.0 for r in hist
+                   if (parse_method(r["method"]).name == "full") == (name == "full")] for name in ("full", "other")}
+    if held["full"] and held["other"] and max(held["full"]) > max(held["other"]):
+        out.append(f"- At the cap, full held up to {max(held['full']):.0f} entries per head against at most "
+                   f"{max(held['other']):.0f} for the compressing methods (its text and newest screenshot do not fit "
+                   "in the cap): the comparison favours full.")
     return out
 
 
 def _alike(runs: list[dict[str, Any]]) -> list[str]:
     """One line per group of methods that scored exactly alike at every budget (accuracy, agreement and mean KL):
-    most likely they kept the same entries, and the tables do not tell them apart. VL-Cache is such a case when it runs without
-    per-layer sparsities (`VLCache.layer_sparsity`, which eval does not measure): its budgets are then uniform and it
-    is post-vision SnapKV, i.e. SnapKV wherever the window queries all follow the last screenshot."""
+    most likely they kept the same entries, and the tables do not tell them apart."""
     signature: dict[str, dict[float, tuple[Any, ...]]] = {}
     for r in runs:
         kl = (r.get("fidelity") or {}).get("kl_mean")
@@ -316,11 +330,8 @@ def _alike(runs: list[dict[str, Any]]) -> list[str]:
     out = []
     for methods in groups.values():
         if len(methods) > 1:
-            why = (" VL-Cache ran without per-layer sparsities (eval does not measure them), so its budgets were "
-                   "uniform and it was post-vision SnapKV." if any(parse_method(m).name == "vlcache" for m in methods)
-                   else "")
             out.append(f"- {', '.join(methods)} scored exactly alike at every budget (accuracy, agreement and KL): "
-                       f"most likely the same entries were kept.{why}")
+                       "most likely the same entries were kept.")
     return out
 
 

@@ -36,10 +36,13 @@ class VLCache(ScoredMethod):
 
     Deviations from the reference (documented; the reference needs a second full prefill pass per prompt):
 
-    * The reference measures ``gamma_l`` in an extra forward pass over all post-vision tokens. Hooks compress
-      each layer as it runs, so the sparsities must be given up front (``layer_sparsity``, e.g. measured with
-      ``measure_sparsity`` on a calibration prefill and set with ``with_layer_sparsity``). Without them the
-      capacity is uniform (plain post-vision SnapKV).
+    * The reference measures ``gamma_l`` in an extra forward pass over all post-vision tokens. Here, without
+      ``layer_sparsity``, the method ``calibrates``: the hooks measure ``gamma_l`` (``measure_sparsity``) in every
+      layer of each compressing forward over its full cache and compress the layers once the forward has run, with
+      ``with_layer_sparsity`` (no second pass; the uncompressed cache of that forward is held until its end).
+      Fixed sparsities given as ``layer_sparsity`` are used as they are. ``select`` called directly without them
+      has uniform capacity (plain post-vision SnapKV). If every layer measures ``gamma_l = 1`` (no post-vision
+      weight above the threshold anywhere) the budgets are uniform, the limit of equal densities.
     * The reference uses every post-vision token as a query and protects them all as its window; here the
       queries and the protected positions are the last ``window`` tokens (raise ``window`` to get closer).
     * Layers whose budget is at most ``window`` keep ``window + 1`` entries (the reference shrinks its window).
@@ -75,6 +78,21 @@ class VLCache(ScoredMethod):
     def with_layer_sparsity(self, gammas: Sequence[float]) -> "VLCache":
         """A copy of this method with the per-layer sparsities set."""
         return replace(self, layer_sparsity=tuple(float(g) for g in gammas))
+
+    @property
+    def calibrates(self) -> bool:
+        return self.layer_sparsity is None
+
+    def layer_statistic(self, keys: torch.Tensor, queries: torch.Tensor, frames: Frames = ()) -> float:
+        """``gamma_l`` of one layer, averaged over the batch (B = 1 under the hooks)."""
+        return float(self.measure_sparsity(keys, queries, frames).mean())
+
+    def calibrated(self, statistics: Sequence[float]) -> "VLCache":
+        """A copy with ``layer_sparsity = statistics``; with uniform budgets when every layer measured 1."""
+        gammas = [float(g) for g in statistics]
+        if gammas and all(g >= 1.0 for g in gammas):
+            gammas = [0.0] * len(gammas)  # equal densities: the same budgets as any equal gammas
+        return self.with_layer_sparsity(gammas)
 
     def capacity(self, n_seen: int, layer_idx: int = 0, num_layers: int = 1) -> int:
         c = self.base_capacity(n_seen)

@@ -34,6 +34,7 @@ METHOD_CASES = (
     ("snapkv", {"budget": 40.0}),
     ("pyramidkv", {"budget": 40.0}),
     ("vlcache", {"budget": 40.0, "layer_sparsity": (0.3, 0.6, 0.9)}),
+    ("vlcache", {"budget": 40.0}),  # calibrates: sparsities measured in every forward, layers compressed at its end
     ("gui_kv", {"budget": 40.0}),
     ("gui_kv", {"budget": 40.0, "saliency_source": "residual"}),
     ("gui_kv", {"budget": 40.0, "alpha": 0.0, "temporal": False}),
@@ -47,7 +48,8 @@ METHOD_CASES = (
 def case_id(case: tuple[str, dict]) -> str:
     name, kwargs = case
     return name + ("-residual" if kwargs.get("saliency_source") == "residual" else "") + (
-        "-ablated" if kwargs.get("temporal") is False else "") + ("-keep_text" if kwargs.get("keep_text") else "")
+        "-ablated" if kwargs.get("temporal") is False else "") + ("-keep_text" if kwargs.get("keep_text") else "") + (
+        "-calibrated" if name == "vlcache" and "layer_sparsity" not in kwargs else "")
 
 
 @lru_cache(maxsize=None)

@@ -27,9 +27,9 @@ from _equivalence import (
     n_kv_heads,
     two_image_prompt,
 )
-from compression import METHODS, SnapKV, UnsupportedModelError, apply, compat
+from compression import METHODS, SnapKV, UnsupportedModelError, VLCache, apply, compat
 from compression.hooks import window_queries
-from compression.models import resolve
+from compression.models import image_spans, resolve
 
 N_NEW = 6
 
@@ -91,8 +91,11 @@ def test_cache_holds_capacity_entries_per_kv_head(case, budget):
     ids, pv, grids = two_image_prompt(b)
     L = ids.shape[1]
     cache = DynamicCache(config=model.config)
-    with torch.no_grad(), apply(model, method):
+    with torch.no_grad(), apply(model, method) as hooks:
         _generate(model, ids, pv, grids, cache=cache, n_new=1)  # one forward: the prefill (never the last token)
+    if method.calibrates:  # the budgets are those of the method fitted to the forward
+        assert hooks.calibration is not None
+        method = hooks.calibration
     text = model.config.get_text_config()
     Hkv, D = text.num_key_value_heads, text.hidden_size // text.num_attention_heads
     n_layers = len(cache.layers)
@@ -220,3 +223,56 @@ def test_disarmed_hooks_do_not_compress():
         _generate(model, ids, pv, grids, cache=cache, n_new=1)
     assert hooks.n_compressions == 0
     assert cache.get_seq_length() == ids.shape[1]
+
+
+def test_vlcache_calibrates_on_the_forward_it_compresses():
+    """VL-Cache without fixed sparsities measures each layer's sparsity on the uncompressed forward (what
+    ``measure_sparsity`` gives on a plain prefill), then keeps exactly what fixed sparsities of those values keep."""
+    b = bundle("uitars", "sdpa")
+    model = b.model
+    ids, pv, grids = two_image_prompt(b)
+    frames = image_spans(ids, b.image_token_id)
+    calibrating = VLCache(budget=30.0)
+    measured = {}
+
+    def measure(attn, args, kwargs, output):  # test-only: the sparsity of the plain (uncompressed) prefill
+        q = window_queries(attn, kwargs["hidden_states"], kwargs["position_embeddings"], calibrating.window,
+                           resolve(model).mrope_section)  # (1, H, W, D)
+        keys = compat.cache_of(kwargs).layers[attn.layer_idx].keys  # (1, Hkv, T, D)
+        measured[attn.layer_idx] = float(calibrating.measure_sparsity(keys, q, frames))
+
+    handles = [a.register_forward_hook(measure, with_kwargs=True) for a in resolve(model).attentions]
+    try:
+        with torch.no_grad():
+            plain = model(input_ids=ids, pixel_values=pv, use_cache=True, **generate_kwargs(model, ids, grids))
+    finally:
+        for h in handles:
+            h.remove()
+    n_layers = len(resolve(model).layers)
+    gammas = tuple(measured[i] for i in range(n_layers))
+    assert len(set(gammas)) > 1  # unequal sparsities: the layers get unequal budgets
+
+    caches = {}
+    for name, method in (("calibrating", calibrating), ("fixed", calibrating.with_layer_sparsity(gammas))):
+        caches[name] = DynamicCache(config=model.config)
+        with torch.no_grad(), apply(model, method) as hooks:
+            out = model(input_ids=ids, pixel_values=pv, use_cache=True, **compat.cache_kwargs(caches[name]),
+                        **generate_kwargs(model, ids, grids))
+        # compressing after the forward changes nothing of the forward itself
+        assert (out.logits - plain.logits).abs().max().item() < 1e-5
+        if name == "calibrating":
+            assert hooks.statistics == pytest.approx(gammas, abs=1e-6)
+            assert hooks.calibration.layer_sparsity == pytest.approx(gammas, abs=1e-6)
+        else:
+            assert hooks.statistics is None and hooks.calibration is None
+    lengths = [layer.get_seq_length() for layer in caches["calibrating"].layers]
+    assert len(set(lengths)) > 1 and max(lengths) < ids.shape[1]
+    for mine, fixed in zip(caches["calibrating"].layers, caches["fixed"].layers):
+        assert torch.equal(mine.keys, fixed.keys) and torch.equal(mine.values, fixed.values)
+
+
+def test_vlcache_calibration_with_every_layer_sparse_is_uniform():
+    fitted = VLCache(budget=20.0).calibrated([1.0, 1.0, 1.0])
+    assert [fitted.capacity(1000, i, 3) for i in range(3)] == [VLCache(budget=20.0).capacity(1000)] * 3
+    assert VLCache(budget=20.0, layer_sparsity=(0.5, 0.5, 0.5)).calibrates is False
+    assert SnapKV().calibrates is False

@@ -118,6 +118,11 @@ def test_step_stats_report_the_cache(case):
     # step 0: the prefill keeps capacity(n_seen) entries per KV head in every layer (keep_text: every text entry
     # plus capacity(image tokens seen)); decode appends n_gen - 1
     n_text = int((run.chunks[0] != b.image_token_id).sum())  # counted by keep_text only
+    if method.calibrates:  # budgets of the method fitted to the prefill's measured statistics
+        assert first.layer_statistics is not None and len(first.layer_statistics) == n_layers
+        method = method.calibrated(first.layer_statistics)
+    else:
+        assert first.layer_statistics is None
     for layer_idx, n in enumerate(first.entries_per_layer):
         assert n == method.entries_kept(first.n_prefilled, n_text, layer_idx, n_layers) + N_NEW - 1
     for out in run.outs:

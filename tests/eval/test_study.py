@@ -70,8 +70,26 @@ def test_findings_name_methods_that_scored_exactly_alike() -> None:
     hist = {"runs": [{**_run("gui_kv", None, 0.5, 1.0), "max_tokens": 512, "frames": 2}]}
     section = readme_section({"model": "m", "runs": runs}, hist, {"budget": 60.0}, StudyConfig(), None)
     assert "- snapkv, vlcache scored exactly alike at every budget (accuracy, agreement and KL): most likely the " \
-           "same entries were kept. VL-Cache ran without per-layer sparsities" in section
+           "same entries were kept." in section
     assert "random, recency scored" not in section and "full scored" not in section
+
+
+def test_history_table_shows_the_entries_held_and_flags_a_full_cache_over_the_cap() -> None:
+    def hist_run(method: str, frames: int, entries: float) -> dict[str, Any]:
+        return {**_run(method, None, 0.5, 1.0), "max_tokens": 512, "frames": frames,
+                "cost": {"kv_entries_mean": entries}}
+
+    runs = [_run("full", None, 0.6, 1.0), _run("snapkv(keep_text=true)", 10.0, 0.4, 0.8)]
+    hist = [hist_run("full", 1, 615.9), hist_run("full", 2, 615.9), hist_run("snapkv", 1, 533.0),
+            hist_run("snapkv", 2, 535.3)]
+    section = readme_section({"model": "m", "runs": runs}, {"runs": hist}, {"budget": 60.0}, StudyConfig(), None)
+    assert "KV entries per head held after each step" in section
+    assert "| full | 616 | 616 |" in section and "| snapkv | 533 | 535 |" in section
+    assert "- At the cap, full held up to 616 entries per head against at most 535 for the compressing methods" \
+        in section
+    within = [hist_run("full", 1, 530.0), hist_run("snapkv", 1, 533.0)]
+    section = readme_section({"model": "m", "runs": runs}, {"runs": within}, {"budget": 60.0}, StudyConfig(), None)
+    assert "the comparison favours full" not in section
 
 
 def test_study_runs_end_to_end_and_writes_the_readme_section(tmp_path: Path,
