@@ -1,0 +1,177 @@
+"""gui-tiny training examples: the model sees synthdesk screens unchanged, and each example carries the gold replies,
+cell labels and pointers its losses need."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from agent.training.examples import CELL_CLASSES, encode_episode
+from agent.training.gui_tiny import GUI_TINY_MAX_PIXELS
+from tasks.synthdesk import training as synthdesk
+from tasks.synthdesk.vocab import CELL, SCREEN_SIZES
+
+
+def synthdesk_sizes():
+    return SCREEN_SIZES
+
+
+def test_gui_tiny_is_small_and_sees_synthdesk_screens_unchanged(gui_tiny):
+    assert sum(p.numel() for p in gui_tiny.model.parameters()) < 30_000_000
+    assert type(gui_tiny.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    from PIL import Image
+
+    for size in synthdesk_sizes():  # model image == screen: one 14 px patch grid per screen, nothing resized
+        out = gui_tiny.processor.image_processor(images=[Image.new("RGB", size)], return_tensors="pt")
+        assert out["image_grid_thw"].tolist() == [[1, size[1] // 14, size[0] // 14]]
+    assert max(w * h for w, h in synthdesk_sizes()) == GUI_TINY_MAX_PIXELS
+
+
+@pytest.mark.parametrize("kind", ["grounding", "episode", "memory"])
+def test_example_labels_are_the_gold_replies_and_cells_are_labelled(gui_tiny, kind):
+    ep = synthdesk.episode(random.Random(3), kind)
+    ex = encode_episode(ep, gui_tiny.processor)
+    tok = gui_tiny.tokenizer
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    labelled = ex.labels[ex.labels != -100]
+    assert tok.decode(labelled) == "<|im_end|>".join(ep.replies) + "<|im_end|>"
+    assert int((labelled == im_end).sum()) == len(ep.targets)
+    n_cells = sum((f.size[0] // CELL) * (f.size[1] // CELL) for f in ep.frames)
+    assert ex.cell_pos.numel() == n_cells == ex.cell_class.numel()
+    assert bool((ex.input_ids[ex.cell_pos] == tok.convert_tokens_to_ids("<|image_pad|>")).all())
+    assert ex.cell_class.max() < len(CELL_CLASSES) and (ex.cell_class != CELL_CLASSES.index("<none>")).any()
+    clicks = [t for t in ep.targets if t.action_type == "click"]
+    coord = [p for p in ex.pointers if p.layer == "coord"]  # coordinate (and code) pointers
+    assert len(coord) >= 2 * len(clicks)
+    for p in coord:  # every query is followed by a digit; every key is an image token
+        assert all(chr(int(ex.input_ids[q + 1])).isdigit() for q in p.queries.tolist())
+        assert bool(torch.isin(p.keys, ex.cell_pos).all())
+
+
+@pytest.mark.parametrize("seed", [5, 6, 8])
+def test_the_pointers_of_a_click_cover_the_clicked_column_and_row_of_the_target(gui_tiny, seed):
+    """The x digits point at the target's cells in the clicked column, the y digits at those in its row; the digits
+    that follow the queries spell the click point, which lies in the middle cell of the target box."""
+    ep = synthdesk.episode(random.Random(seed), "grounding")
+    ex = encode_episode(ep, gui_tiny.processor)
+    target = ep.targets[0]
+    x, y = target.target_point
+    x1, y1, x2, y2 = target.target_box
+    assert x1 <= x < x2 and y1 <= y < y2 and (x % CELL, y % CELL) == (CELL // 2, CELL // 2)
+    assert x // CELL == (x1 // CELL + (x2 - 1) // CELL) // 2  # the middle cell (the left one of two)
+    pointers = {p.axis: p for p in ex.pointers if p.head == 0}
+    assert sorted(pointers) == ["x", "y"] and all(p.layer == "coord" for p in pointers.values())
+    cols = ep.frames[0].size[0] // CELL
+    cell = lambda pos: int((ex.cell_pos == pos).nonzero())
+    spelled = lambda p: "".join(chr(int(ex.input_ids[q + 1])) for q in p.queries.tolist())
+    assert spelled(pointers["x"]) == str(x) and spelled(pointers["y"]) == str(y)
+    x_cells, y_cells = ([cell(k) for k in pointers[a].keys.tolist()] for a in "xy")
+    assert sorted(x_cells) == [r * cols + x // CELL for r in range(y1 // CELL, (y2 - 1) // CELL + 1)]
+    assert sorted(y_cells) == [(y // CELL) * cols + c for c in range(x1 // CELL, (x2 - 1) // CELL + 1)]
+
+
+def _first(template: str):
+    """The first training task of ``template`` among random draws, with its example."""
+    for i in range(40):
+        ep = synthdesk.episode(random.Random(i), "memory", template=template)
+        if ep.template == template:
+            return ep
+    pytest.fail(f"no {template} task drawn")
+
+
+def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_tiny):
+    """Slot i of the digit targets is set on the notice's cells in one column, where white ink (the notice's text)
+    is; the icon's cell and the "Code" word's cells carry none. Checked against the pixels of the frame."""
+    ep = _first("memory_code")
+    ex = encode_episode(ep, gui_tiny.processor)
+    code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
+    frame, (notice,) = ep.frames[0], [w for w in ep.layouts[0] if w.role == "toast"]
+    cols = frame.size[0] // CELL
+    n0 = cols * (frame.size[1] // CELL)
+    digits = ex.cell_digits[:n0]  # the first frame's cells
+    assert int((ex.cell_digits[n0:] >= 0).sum()) == 0  # later frames show no notice
+    for slot, digit in enumerate(code):
+        cells = (digits[:, slot] >= 0).nonzero().flatten().tolist()
+        assert len({c % cols for c in cells}) == 1 and cells
+        assert all(int(digits[c, slot]) == int(digit) for c in cells)
+        for c in cells:
+            x, y = (c % cols) * CELL, (c // cols) * CELL
+            ink = frame.crop((x, y, x + CELL, y + CELL)).getcolors(CELL * CELL)
+            assert any(rgb == (255, 255, 255) for _, rgb in ink), "a digit target on a cell without text"
+    icon_cell = (notice.box[1] // CELL) * cols + notice.box[0] // CELL
+    assert bool((digits[icon_cell] < 0).all())
+
+
+def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
+    """The Thought's digits point (layer "hop") at the cells their digit is drawn on, the typed digits point there
+    too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
+    from agent.training.examples import COPY_HEAD
+
+    ep = _first("memory_code")
+    ex = encode_episode(ep, gui_tiny.processor)
+    code = next(t.text for t in ep.targets if t.action_type == "type" and t.memory)
+    text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
+    cell_of = lambda pos: int((ex.cell_pos == pos).nonzero())
+    for layer in ("hop", "coord"):
+        pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
+        assert text([int(p.queries[0]) + 1 for p in pointers]) == code
+        for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
+            assert {cell_of(k) for k in p.keys.tolist()} == set(
+                (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
+    (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
+    assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
+    reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
+    typed_at = reply.index("content='") + len("content='")
+    assert int(copy.queries[0]) + 1 - int(copy.keys[0]) == typed_at - reply.index(code)
+
+
+def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_notice(gui_tiny):
+    ep = _first("memory_press")
+    ex = encode_episode(ep, gui_tiny.processor)
+    (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
+    word = notice.label.split()[-1]
+    hops = [p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]
+    assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
+    n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
+    assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
+    from tasks.synthdesk.app import hit
+
+    ep = synthdesk.glance(random.Random(seed))
+    (target,) = ep.targets
+    (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
+    assert len(ep.frames) == 1 and target.memory and ep.template.endswith("_glance")
+    noted = target.text if target.action_type == "type" else ep.replies[0].split("\n")[0].split()[-1]
+    assert notice.label.endswith(noted)
+    if target.target_point is not None:  # the notice does not cover the word to click
+        assert hit(ep.layouts[0], *target.target_point).label == noted
+    ex = encode_episode(ep, gui_tiny.processor)
+    assert len([p for p in ex.pointers if p.layer == "hop" and p.queries.numel() == 1]) == len(noted)
+
+
+@pytest.mark.parametrize("kind, seed", [("grounding", 11), ("episode", 11)])
+def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_tiny, kind, seed):
+    """Every word of a Thought, or of a type action's text, that the instruction names is spelled by positions that
+    point (with COPY_HEAD) at that word inside the instruction, letter by letter: the next token at each query is its
+    key's letter. (The episode types a word of its instruction.)"""
+    import re
+
+    from agent.training.examples import COPY_HEAD
+
+    ep = synthdesk.episode(random.Random(seed), kind)
+    ex = encode_episode(ep, gui_tiny.processor)
+    copies = [p for p in ex.pointers if p.head == COPY_HEAD]
+    typed = lambda reply: " ".join(re.findall(r"content='([^']*)'", reply)).split()
+    named = [w for r in ep.replies for w in r.split("\n")[0].split()[2:] + typed(r) if w in ep.instruction.split(" ")]
+    assert len(copies) == len(named) > 0
+    assert (kind == "episode") == any(w in ep.instruction.split(" ") for r in ep.replies for w in typed(r))
+    text = lambda positions: "".join(chr(int(ex.input_ids[i])) for i in positions)  # byte tokenizer
+    for pointer, word in zip(copies, named):  # aligned: the query before each letter points at that letter
+        assert pointer.aligned and pointer.keys.shape == pointer.queries.shape
+        assert text(pointer.keys.tolist()) == word == text((pointer.queries + 1).tolist())
+        assert int(pointer.keys.max()) < int(pointer.queries.min())  # the instruction comes first

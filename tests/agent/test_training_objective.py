@@ -1,0 +1,207 @@
+"""gui-tiny training objective: each loss computes what its docstring says from the model's own forward."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from agent.training.examples import encode_episode
+from agent.training.objective import collate
+from agent.training.gui_tiny import build_gui_tiny
+from tasks.synthdesk import training as synthdesk
+
+
+def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
+    from agent.training.objective import LOSS_WEIGHTS, READING_PARTS, AttentionTap, AuxHeads, compute_losses
+
+    model = gui_tiny.model
+    batch = collate([encode_episode(synthdesk.episode(random.Random(4), "memory"), gui_tiny.processor)],
+                    gui_tiny.tokenizer.pad_token_id, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            total, stats = compute_losses(model, heads, tap, batch, section, reading_only=True)
+            full, full_stats = compute_losses(model, heads, tap, batch, section)
+    finally:
+        tap.remove()
+    assert stats["point"] == stats["copy"] == stats["carry"] == 0.0 < full_stats["point"]
+    assert stats["digits"] > 0  # a memory task shows a code notice
+    assert float(total) == pytest.approx(sum(LOSS_WEIGHTS[k] * stats[k] for k in READING_PARTS), rel=1e-5)
+    assert float(full) > float(total)
+    assert 0.0 <= stats["word_acc"] <= 1.0
+
+
+def _losses_without_grad(gui_tiny, draws):
+    """(examples, batch, heads, stats): `compute_losses` without gradients on the synthdesk draws (seed, kind),
+    with fresh auxiliary heads."""
+    from agent.training.objective import AttentionTap, AuxHeads, compute_losses
+
+    model = gui_tiny.model
+    examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor) for s, kind in draws]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            _, stats = compute_losses(model, heads, tap, batch, section)
+    finally:
+        tap.remove()
+    return examples, batch, heads, stats
+
+
+def test_the_name_loss_reads_the_target_word_at_the_coordinate_digits_with_the_cells_probe(gui_tiny):
+    """name: the read probe on the hidden states (``AUX_LAYER``) at each coordinate pointer's queries against the
+    word on that pointer's target cells; it trains the model there, never the probe (the cells define the basis)."""
+    import torch.nn.functional as F
+
+    from agent.training.objective import AUX_LAYER, _name_loss
+
+    model = gui_tiny.model
+    examples, batch, heads, stats = _losses_without_grad(gui_tiny, ((5, "episode"), (6, "grounding")))
+    model.zero_grad(set_to_none=True)
+    hidden = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+    name, accuracy = _name_loss(heads, hidden, batch)
+    name.backward()
+    logits, words = [], []
+    for b, ex in enumerate(examples):
+        for p in (p for p in ex.pointers if p.axis):
+            (word,) = set(ex.cell_class[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
+            logits.append(heads.read(hidden[b, p.queries]))
+            words += [word] * p.queries.numel()
+    assert len(words) >= 4, "the examples have no coordinate pointer"
+    with torch.no_grad():
+        logits = torch.cat(logits)
+        expected = F.cross_entropy(logits, torch.tensor(words))
+    assert stats["name"] == pytest.approx(float(expected), rel=1e-4)
+    assert float(name.detach()) == pytest.approx(float(expected), rel=1e-4)
+    assert accuracy == stats["name_acc"] == float((logits.argmax(-1) == torch.tensor(words)).float().mean())
+    assert heads.read.weight.grad is None and heads.read.bias.grad is None
+    assert float(model.model.language_model.embed_tokens.weight.grad.abs().sum()) > 0
+    model.zero_grad(set_to_none=True)
+
+
+def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_output():
+    """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
+    that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
+    of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
+    ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
+    top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer, and the carried
+    column or row the argmax of that probe."""
+    import torch.nn.functional as F
+
+    from agent.training.examples import POINTER_LAYERS
+    from agent.training.objective import AttentionTap, AuxHeads, _pointer_loss
+
+    gui_tiny = build_gui_tiny(1, attn_implementation="eager")  # eager: the attention weights are returned
+    model = gui_tiny.model.eval()
+    layers = model.model.language_model.layers
+    tap = AttentionTap.of(model)
+    o_inputs: dict[str, torch.Tensor] = {}
+    hooks = [layers[i].self_attn.o_proj.register_forward_pre_hook(
+        lambda m, args, name=name: o_inputs.__setitem__(name, args[0])) for name, i in POINTER_LAYERS.items()]
+    try:
+        examples = [encode_episode(synthdesk.episode(random.Random(s), kind), gui_tiny.processor)
+                    for s, kind in ((5, "episode"), (6, "grounding"), (7, "memory"))]
+        batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+        section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+        readout = lambda h: model.get_output_embeddings()(model.model.language_model.norm(h))
+        with torch.no_grad():
+            out = model(**batch.inputs, use_cache=False, output_attentions=True)
+            heads = AuxHeads(model.config.get_text_config().hidden_size)
+            landed: list = []
+            pointed, point_acc, n = _pointer_loss(tap, batch, section, readout, heads, landed)
+    finally:
+        for h in hooks:
+            h.remove()
+        tap.remove()
+    ids = batch.inputs["input_ids"]
+    points, copies, carries, carried = [], [], [], []
+    for b, ex in enumerate(examples):
+        for p in ex.pointers:
+            weights = out.attentions[POINTER_LAYERS[p.layer]]  # (B, H, L, L)
+            rows = weights[b, p.head, p.queries]  # (nq, L)
+            mass = rows.gather(1, p.keys[:, None])[:, 0] if p.aligned else rows[:, p.keys].sum(-1)
+            points.append(-mass.log())
+            D, o_proj = layers[0].self_attn.head_dim, layers[POINTER_LAYERS[p.layer]].self_attn.o_proj
+            own = o_inputs[p.layer][b, p.queries, p.head * D:(p.head + 1) * D]
+            written = own @ o_proj.weight[:, p.head * D:(p.head + 1) * D].T
+            if p.aligned:
+                copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
+            elif p.axis:  # the clicked column (x) or row (y), shared by every key cell
+                probe, of_cell = (heads.col, ex.cell_col) if p.axis == "x" else (heads.row, ex.cell_row)
+                (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
+                carries.append(-probe(written).log_softmax(-1)[:, line])
+                carried.append(probe(written).argmax(-1))
+    assert copies and carries, "the examples have no copy or no coordinate pointer"
+    assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
+    with torch.no_grad():
+        for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
+            torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
+    coordinate = [(b, p) for b, ex in enumerate(examples) for p in ex.pointers if p.axis]
+    assert [(seen.b, seen.pointer) for seen in landed] == coordinate
+    for seen, expected in zip(landed, carried, strict=True):
+        weights = out.attentions[POINTER_LAYERS[seen.pointer.layer]][seen.b, seen.pointer.head, seen.pointer.queries]
+        assert seen.top.tolist() == weights.argmax(-1).tolist()
+        assert seen.carried.tolist() == expected.tolist()
+    hits = sum(int(torch.isin(seen.top, seen.pointer.keys).sum()) for seen in landed)
+    assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
+
+
+def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
+    """bench/gui_tiny_probe.py's `landing`: target, the target's word elsewhere on its screen, another cell of its
+    screen, a cell of an earlier screen, or a text token."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gui_tiny_probe.py"
+    spec = importlib.util.spec_from_file_location("gui_tiny_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    ex = encode_episode(synthdesk.episode(random.Random(7), "episode"), gui_tiny.processor)
+    tokens = (ex.image_grid_thw.prod(-1) // 4).cumsum(0).tolist()
+    p = [p for p in ex.pointers if p.axis == "x"][-1]  # a click on a later screen, whose word an earlier one showed
+    target = int((ex.cell_pos == p.keys[0]).nonzero())
+    screen = next(s for s, end in enumerate(tokens) if target < end)
+    first = tokens[screen - 1] if screen else 0
+    assert screen > 0, "the episode's last click is on its first screen"
+    cells = range(first, tokens[screen])
+    word = int(ex.cell_class[target])
+    same = [c for c in cells if int(ex.cell_class[c]) == word and int(ex.cell_pos[c]) not in p.keys.tolist()]
+    other = next(c for c in cells if int(ex.cell_class[c]) != word)
+    assert same, "the target's word covers one cell only"
+    assert probe.landing(ex, p.keys, int(p.keys[0])) == "target"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[same[0]])) == "same word, same screen"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[other])) == "other cell, same screen"
+    earlier = next(c for c in range(first) if int(ex.cell_class[c]) != word)
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "other screen"
+    earlier = next(c for c in range(first) if int(ex.cell_class[c]) == word)
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "same word, other screen"
+    assert probe.landing(ex, p.keys, int(ex.cell_pos[0]) - 1) == "text"
+
+
+def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_tiny):
+    """spell: the reply's cross-entropy over the tokens that coordinate pointers' queries predict (the digits of the
+    click coordinates) and the token that ends each coordinate, and over no other token."""
+    import torch.nn.functional as F
+
+    examples, batch, _, stats = _losses_without_grad(gui_tiny, ((5, "episode"), (6, "grounding"), (7, "memory")))
+    with torch.no_grad():
+        logits = gui_tiny.model(**batch.inputs, use_cache=False).logits
+    predicted, wanted = [], []
+    for b, ex in enumerate(examples):
+        for p in (p for p in ex.pointers if p.axis):
+            for q in p.queries.tolist() + [int(p.queries[-1]) + 1]:
+                token = int(batch.labels[b, q + 1])
+                assert gui_tiny.tokenizer.decode([token]).isdigit() or q == int(p.queries[-1]) + 1
+                predicted.append(logits[b, q])
+                wanted.append(token)
+            assert gui_tiny.tokenizer.decode([wanted[-1]]) == ("," if p.axis == "x" else ")")
+    assert len(wanted) >= 8, "the examples have too few coordinate digits"
+    expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
+    assert stats["spell"] == pytest.approx(float(expected), rel=1e-4)
+    assert stats["spell"] != pytest.approx(stats["reply"], rel=1e-2)

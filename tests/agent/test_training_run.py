@@ -1,0 +1,137 @@
+"""gui-tiny training runs: validated config, a resumed run equals an uninterrupted one, the live engine's positions,
+data parallelism."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+import torch
+
+from agent import prompts
+from agent.context import Transcript
+from agent.engine import ChatEngine
+from agent.training.examples import encode_episode
+from agent.training.objective import collate
+from agent.training.run import CURVE_COLUMNS, TrainConfig, train
+from tasks.synthdesk import training as synthdesk
+
+
+def test_config_is_validated(tmp_path):
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(out=tmp_path, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        TrainConfig(out=tmp_path, lr=0.0)
+    with pytest.raises(ValueError, match="reading_steps"):
+        TrainConfig(out=tmp_path, steps=10, reading_steps=10)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    from agent.training import run as run_module
+
+    common = dict(steps=4, batch=1, warmup=1, reading_steps=1, checkpoint_every=2, threads=1, procs=1, seed=7)
+    whole = train(TrainConfig(out=tmp_path / "whole", **common), progress=False)
+    real_draw = run_module._draw
+
+    def stop_at_step_four(cfg, step, processor, share=None):
+        if step == 3:
+            raise KeyboardInterrupt  # the session ends during step 4: step 3 is logged but not checkpointed
+        return real_draw(cfg, step, processor, share)
+
+    monkeypatch.setattr(run_module, "_draw", stop_at_step_four)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
+    monkeypatch.setattr(run_module, "_draw", real_draw)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
+    with pytest.raises(ValueError, match="configuration"):
+        train(TrainConfig(out=tmp_path / "cut", **dict(common, lr=1e-3)), resume=True, progress=False)
+    train(TrainConfig(out=tmp_path / "cut", **common), resume=True, progress=False)
+    a = torch.load(whole / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert a["step"] == b["step"] == 4
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # same seed, same data, same weights
+    for out in (whole, tmp_path / "cut"):
+        rows = list(csv.reader(open(out / "curve.csv")))
+        assert tuple(rows[0]) == CURVE_COLUMNS and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+        point = CURVE_COLUMNS.index("point")
+        assert float(rows[1][point]) == 0.0 and float(rows[2][point]) > 0.0  # step 1 reads; step 2 points
+        assert (out / "curve.png").stat().st_size > 0
+
+
+def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny):
+    """The training forward's logits on a reply equal the live engine's teacher-forced logits on the same reply, for
+    an example that is right-padded in its batch too. (Trained with positions other than the session's, a model
+    answers gibberish at run time while its training accuracy looks fine.)"""
+    grounding = synthdesk.episode(random.Random(7), "grounding")
+    longer = synthdesk.episode(random.Random(7), "episode")
+    examples = [encode_episode(ep, gui_tiny.processor) for ep in (longer, grounding)]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, gui_tiny.model)
+    assert batch.inputs["input_ids"].shape[1] > examples[1].input_ids.numel()  # the grounding example is padded
+    with torch.no_grad():
+        logits = gui_tiny.model.eval()(**batch.inputs, use_cache=False).logits[1]  # (L, V)
+    labelled = (examples[1].labels != -100).nonzero().flatten()
+    start, end = int(labelled[0]), int(labelled[-1]) + 1  # the reply and its <|im_end|>
+    transcript = Transcript(prompt=prompts.synthdesk_task_prompt(grounding.instruction), frames=5,
+                            mode="incremental", system=prompts.synthdesk_system_prompt())
+    transcript.observe(grounding.frames[0])
+    engine = ChatEngine(gui_tiny, method="full", budget=None, context="incremental")
+    reply = engine.reply(transcript.messages(), forced=examples[1].input_ids[start:end].tolist(), keep_logits=True)
+    assert reply.extra["raw"] == grounding.targets[0].reply
+    torch.testing.assert_close(reply.extra["logits"].float(), logits[start - 1:end - 1], atol=2e-4, rtol=1e-4)
+
+
+def test_two_processes_step_on_the_mean_of_their_shares_gradients(tmp_path):
+    """procs=2 (two spawned processes, gloo): after a reading step and a task step the weights are those of one
+    process that averages the two shares' gradients itself, and the curve logs the mean of the shares' losses."""
+    from agent.training.objective import AttentionTap, compute_losses
+    from agent.training.run import _draw, _lr, _replica
+
+    cfg = TrainConfig(out=tmp_path / "dp", steps=2, batch=2, warmup=1, reading_steps=1, checkpoint_every=1,
+                      threads=1, procs=2, seed=3)
+    train(cfg, progress=False)
+    bundle, heads, optim = _replica(cfg)
+    model = bundle.model
+    params = [p for group in optim.param_groups for p in group["params"]]
+    tap = AttentionTap.of(model)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    losses = []
+    for step in range(cfg.steps):
+        grads, step_losses = [], []
+        for share in (range(0, 1), range(1, 2)):
+            batch = collate(_draw(cfg, step, bundle.processor, share), bundle.tokenizer.pad_token_id, model)
+            loss, _ = compute_losses(model, heads, tap, batch, section, reading_only=step < cfg.reading_steps)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            grads.append([None if p.grad is None else p.grad.clone() for p in params])
+            step_losses.append(float(loss.detach()))
+        for p, pair in zip(params, zip(*grads)):
+            given = [g for g in pair if g is not None]
+            p.grad = sum(given) / 2 if given else None
+        for group in optim.param_groups:
+            group["lr"] = _lr(cfg, step)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        losses.append(sum(step_losses) / 2)
+    tap.remove()
+    state = torch.load(cfg.out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["config"]["procs"] == "2"
+    trained = model.state_dict()
+    assert max(float((state["model"][k] - trained[k]).abs().max()) for k in trained) < 1e-6
+    rows = list(csv.DictReader(open(cfg.out / "curve.csv")))
+    assert [float(r["loss"]) for r in rows] == pytest.approx(losses, abs=1e-4)
+    assert float(rows[1]["point"]) > 0.0  # the task step trained the pointers in both processes
+
+
+def test_batch_must_split_evenly_across_processes(tmp_path):
+    with pytest.raises(ValueError, match="multiple of procs=2"):
+        TrainConfig(out=tmp_path, batch=3, procs=2)
+
+
+def test_the_train_command_passes_procs_and_refuses_an_uneven_split(tmp_path, capsys):
+    from agent.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--batch", "3", "--procs", "2", "-q"]) == 2
+    assert "batch=3 must be a multiple of procs=2" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
