@@ -258,9 +258,13 @@ def readme_section(budget: dict[str, Any], history: dict[str, Any], timings: dic
     return "\n".join(lines)
 
 
+def _held(run: dict[str, Any]) -> float | None:
+    """Mean KV entries per head a run held (its cost summary); None when no call reported a cache."""
+    return (run.get("cost") or {}).get("kv_entries_mean")
+
+
 def _entries(run: dict[str, Any]) -> str:
-    """Mean KV entries per head a run held (its cost summary), or "–" when no call reported a cache."""
-    value = (run.get("cost") or {}).get("kv_entries_mean")
+    value = _held(run)
     return "–" if value is None else f"{value:.0f}"
 
 
@@ -308,12 +312,12 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
         best = {m: max(points, key=lambda p: (p[1], -p[0])) for m, points in by_method.items()}
         parts = [f"{m} {_pct(acc)}% with {f} screenshots" for m, (f, acc) in best.items()]
         out.append(f"- At {cfg.max_tokens} entries per head, the best history length per method: {'; '.join(parts)}.")
-    held = {name: [(r.get("cost") or {}).get("kv_entries_mean") or 0.0 for r in hist
-                   if (parse_method(r["method"]).name == "full") == (name == "full")] for name in ("full", "other")}
-    if held["full"] and held["other"] and max(held["full"]) > max(held["other"]):
-        out.append(f"- At the cap, full held up to {max(held['full']):.0f} entries per head against at most "
-                   f"{max(held['other']):.0f} for the compressing methods (its text and newest screenshot do not fit "
-                   "in the cap): the comparison favours full.")
+    full = [_held(r) or 0.0 for r in hist if parse_method(r["method"]).name == "full"]
+    others = [_held(r) or 0.0 for r in hist if parse_method(r["method"]).name != "full"]
+    if full and others and max(full) > max(others):
+        out.append(f"- At the cap, full held up to {max(full):.0f} entries per head against at most {max(others):.0f} "
+                   "for the compressing methods (its text and newest screenshot do not fit in the cap): the comparison "
+                   "favours full.")
     return out
 
 
