@@ -97,10 +97,15 @@ class CompressionHooks:
     _expects_compression: bool = False  # the current forward must compress every layer
     _n_compressed: int = 0  # layers compressed by the current forward
     _residual: dict[int, torch.Tensor] = field(default_factory=dict)
-    calibration: Any = None  # a calibrating method fitted to the last compressing forward (VLCache's sparsities)
-    statistics: tuple[float, ...] | None = None  # per layer, what that forward measured (``layer_statistic``)
+    statistics: tuple[float, ...] | None = None  # per layer, what a calibrating method's last compressing forward
+    # measured (``layer_statistic``); ``calibration`` is the method fitted to them
     _statistics: dict[int, float] = field(default_factory=dict)  # per layer, of the current forward
     _pending: list["_LayerJob"] = field(default_factory=list)  # layers waiting for the forward's calibration
+
+    @property
+    def calibration(self) -> Any:
+        """The calibrating method fitted to the last compressing forward (VLCache's sparsities), or None."""
+        return None if self.statistics is None else self.method.calibrated(self.statistics)
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -265,8 +270,7 @@ def _keep_calibrated(state: CompressionHooks) -> None:
             f"{n_layers} reported no statistic"
         )
     state.statistics = tuple(state._statistics[i] for i in range(n_layers))
-    fitted = state.method.calibrated(state.statistics)
-    state.calibration = fitted
+    fitted = state.calibration
     jobs, state._pending, state._statistics = state._pending, [], {}
     for job in jobs:
         _keep(state, fitted, job)
