@@ -32,7 +32,7 @@ from typing import Literal
 
 from actions.keys import normalize_key
 from actions.schema import Action, Click as ClickAction, Hotkey, Type
-from tasks.synthdesk.render import paint
+from tasks.synthdesk.render import notice_cells, paint
 from tasks.synthdesk.spec import AppSpec, cells_for
 from tasks.synthdesk.vocab import CANCEL, CELL, DELETE, OK, READY, SEARCH
 from tasks.synthdesk.widgets import Box, Screen, Widget, box_contains
@@ -303,7 +303,7 @@ def hit(widgets: tuple[Widget, ...], x: float, y: float) -> Widget | None:
 def toast_box(spec: AppSpec, text: str) -> Box:
     """Where a notice with `text` is shown: flush right, under the menu bar or on the bottom row."""
     w, h = spec.size
-    width = cells_for(text, pad=40) * CELL
+    width = notice_cells(text) * CELL
     top = CELL if spec.toast_top else h - CELL
     return (w - width, top, w, top + CELL)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw
 
 from tasks.synthdesk.fonts import line_height, text_mask, text_width
-from tasks.synthdesk.vocab import FONT_SIZE, TITLE_FONT_SIZE
+from tasks.synthdesk.vocab import CELL, FONT_SIZE, TITLE_FONT_SIZE
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["THEMES", "Theme", "notice_char_centres", "paint"]
+__all__ = ["THEMES", "Theme", "notice_cells", "notice_char_centres", "notice_layout", "paint"]
 
 RGB = tuple[int, int, int]
 INK: RGB = (28, 28, 30)
@@ -242,17 +242,46 @@ def _toast(image: Image.Image, draw: ImageDraw.ImageDraw, w: Widget, t: Theme) -
     draw.rectangle((x1, y1, x2 - 1, y2 - 1), fill=TOAST)
     cy = (y1 + y2) // 2
     draw.ellipse((x1 + 9, cy - 6, x1 + 21, cy + 6), fill=(250, 196, 46))
-    _text(image, w.box, w.label, WHITE, left=_NOTICE_TEXT_LEFT)
+    prefix, noted = notice_layout(w.label)
+    _text(image, w.box, prefix, WHITE, left=_NOTICE_TEXT_LEFT)
+    first = x1 + _prefix_cells(prefix) * CELL
+    for i, char in enumerate(noted):
+        _text(image, (first + i * CELL, y1, first + (i + 1) * CELL, y2), char, WHITE)
 
 
-_NOTICE_TEXT_LEFT = 28  # the text of a notice starts this far right of its box, after the icon
+_NOTICE_TEXT_LEFT = 28  # the prefix of a notice starts this far right of its box, after the icon
+
+
+def notice_layout(label: str) -> tuple[str, str]:
+    """A notice's label split into its prefix and the noted text ("Note: Zoom" -> ("Note:", "Zoom"), "Code 964" ->
+    ("Code", "964")): the prefix is drawn as one run of text, the noted text one character per cell.
+
+    One character per 28 px cell (one image token each) because a run of 15 px text puts two or three characters on
+    a cell: gt18 had the digits of a code decodable from every layer, yet copied 8 of 60 right (teacher-forced)."""
+    prefix, _, noted = label.rpartition(" ")
+    return prefix, noted
+
+
+def _prefix_cells(prefix: str) -> int:
+    """Cells from a notice's left edge to its first noted character: the icon and the prefix, 6 px apart."""
+    return -(-(_NOTICE_TEXT_LEFT + text_width(prefix, FONT_SIZE) + 6) // CELL)
+
+
+def notice_cells(label: str) -> int:
+    """How many cells wide the notice showing ``label`` is (`notice_layout`)."""
+    prefix, noted = notice_layout(label)
+    return _prefix_cells(prefix) + len(noted)
 
 
 def notice_char_centres(w: Widget) -> list[int]:
-    """The x of the middle of each character of a notice's (toast's) label, as `paint` draws it."""
+    """The x of the middle of each character of a notice's (toast's) label, as `paint` draws it: those of the noted
+    text are the middles of their cells."""
+    prefix, noted = notice_layout(w.label)
     left = w.box[0] + _NOTICE_TEXT_LEFT
-    return [left + (text_width(w.label[:i], FONT_SIZE) + text_width(w.label[:i + 1], FONT_SIZE)) // 2
-            for i in range(len(w.label))]
+    run = w.label[:len(w.label) - len(noted)]  # the prefix and its space
+    first = w.box[0] + _prefix_cells(prefix) * CELL
+    return ([left + (text_width(run[:i], FONT_SIZE) + text_width(run[:i + 1], FONT_SIZE)) // 2
+             for i in range(len(run))] + [first + i * CELL + CELL // 2 for i in range(len(noted))])
 
 
 _PAINTERS: dict[str, Callable[[Image.Image, ImageDraw.ImageDraw, Widget, Theme], None]] = {

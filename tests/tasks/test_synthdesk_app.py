@@ -11,6 +11,7 @@ from actions.schema import Click as ClickAction, Finished, Hotkey, Type
 from tasks.synthdesk import AppState, Click, Key, TypeText, events_for
 from tasks.synthdesk.app import hit
 from tasks.synthdesk.generate import generate
+from tasks.synthdesk.render import notice_cells, notice_char_centres
 from tasks.synthdesk.spec import AppSpec, Needs, generate_spec
 from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, SCREEN_SIZES, WORDS
 
@@ -144,6 +145,25 @@ def test_any_event_dismisses_the_notice_and_a_click_on_it_does_nothing_else() ->
     assert toast.role == "toast"
     assert state.apply(Click(*toast.center)) == AppState(spec)
     assert state.apply(Key("f5")) == AppState(spec)
+
+
+@pytest.mark.parametrize("label", ["Note: Security", "New Zoom", "Code 964"])
+def test_a_notice_draws_each_noted_character_alone_in_its_own_cell(label: str) -> None:
+    spec = _spec(2)
+    state = AppState(spec, toast=label)
+    screen = state.render()
+    toast = screen.find("toast")
+    x1, y1, x2, y2 = toast.box
+    noted = label.rsplit(" ", 1)[1]
+    assert (x2 - x1) // CELL == notice_cells(label) and y2 - y1 == CELL
+    centres = notice_char_centres(toast)[-len(noted):]
+    ink = [[max(screen.image.getpixel((x, y))) > 200 for y in range(y1, y2)] for x in range(screen.size[0])]
+    for centre in centres:  # the middle of a cell; ink in the cell, none on its edges
+        left = centre - CELL // 2
+        assert left % CELL == 0 and x1 <= left and left + CELL <= x2
+        assert any(any(column) for column in ink[left + 2: left + CELL - 2])
+        assert not any(ink[left]) and not any(ink[left + CELL - 1])
+    assert sorted(centres) == centres and len({c // CELL for c in centres}) == len(noted)
 
 
 def test_events_for_parsed_actions() -> None:
