@@ -221,8 +221,9 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"hop"``, to the cells that
     character is drawn on, and with `NOTICE_HEAD` of the last layer to its one cell (a copy pointer: the head's output
     must name the character). The notice draws its noted text one character per cell for this (gt20: with the copy
-    on `COPY_HEAD`, shared with the instruction's copies, type steps lost their first letter). In a typed text each attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the
-    last layer, to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
+    on `COPY_HEAD`, shared with the instruction's copies, type steps lost their first letter). In a typed text each
+    attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the last layer, to the same character of the
+    Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
     of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's.
     Tried and dropped: the Thought's pointers in layer "coord" with a loss making the head's output name the digit or
     word (its probe fixed); trained from scratch (gt19) it lost grounding and episodes (held-out steps 53.6% against
