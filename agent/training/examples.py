@@ -14,8 +14,7 @@ Dense targets (training aids only; the shipped model answers through `generate` 
   middle cell, `tasks.synthdesk.widgets.box_click_point`), a y digit at those in its row: the column (row) read
   there is exactly the one the digits spell. Memory clicks (a word noted earlier) also point an earlier layer
   (``"hop"``) at the notice. Each character of the noted word or code in a memory step's Thought points (``"hop"``)
-  at the cells the notice draws it on, and (query head `NOTICE_HEAD` of the last layer) at its one cell, a copy
-  pointer; a typed code's digits point there too (``"coord"``) and copy the Thought's;
+  at the cells the notice draws it on; a typed code's digits point there too (``"coord"``) and copy the Thought's;
 * copy pointers: each reply position that spells a letter of a Thought word, or of a type action's text, which the
   task's instruction names (the target, "Music" in "click Music") attends, with another head, to that same letter
   of the word in the instruction.
@@ -51,7 +50,6 @@ _COORDS = re.compile(r"start_box='\((\d+),(\d+)\)'")
 _TYPED = re.compile(r"content='([^']*)'")
 _WORD = re.compile(r"[A-Za-z]+")
 COPY_HEAD = 2  # a query head on the other KV head than the coordinate pointer's head 0
-NOTICE_HEAD = 1  # the last layer's query head that copies a noted character from the notice (KV head 0)
 POINTER_LAYERS = {"last": -1, "coord": -2, "hop": -3}  # pointer layer name -> index into the LM's layers
 
 
@@ -219,15 +217,15 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     code the notice gave ("Zoom" of "Note: Zoom", "964" of "Code 964").
 
     Each of its characters in the Thought ("Click Zoom", "Type 964") attends, in layer ``"hop"``, to the cells that
-    character is drawn on, and with `NOTICE_HEAD` of the last layer to its one cell (a copy pointer: the head's output
-    must name the character). The notice draws its noted text one character per cell for this (gt20: with the copy
-    on `COPY_HEAD`, shared with the instruction's copies, type steps lost their first letter). In a typed text each
-    attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the last layer, to the same character of the
-    Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
+    character is drawn on. In a typed text each attends to them in layer ``"coord"`` and, with `COPY_HEAD` of the
+    last layer, to the same character of the Thought (a copy pointer). Without these, gt15ft to gt17 wrote Thoughts
     of a few frequent codes whatever the notice said, and typed codes that were not even their own Thought's.
     Tried and dropped: the Thought's pointers in layer "coord" with a loss making the head's output name the digit or
     word (its probe fixed); trained from scratch (gt19) it lost grounding and episodes (held-out steps 53.6% against
-    gt18's 70.7%) and did not write the digits either (memory steps 2/32, as gt18 4/32)."""
+    gt18's 70.7%) and did not write the digits either (memory steps 2/32, as gt18 4/32). Also dropped: an aligned
+    copy pointer from each noted character of the Thought to its one notice cell, with query head 1 of the last layer
+    (gt21, notices one character per cell): at step 1610 of 1750 it misspelled the instruction's words too (episode
+    steps 48.9% against gt18's 82.2%, memory steps 2/32)."""
     shown = _first_notice(episode)
     if shown is None:
         raise ValueError(f"memory step {step} of {episode.instruction!r} has no notice on any screen")
@@ -242,13 +240,10 @@ def _noted_pointers(episode: TrainEpisode, step: int, start: int, cell_pos: torc
     size = episode.frames[f].size
     cells = [cell_pos[[offsets[f] + c for c in _char_cells(notice, size, at + i)]] for i in range(len(noted))]
     out = [Pointer(torch.tensor([start + in_thought + i - 1]), keys, "hop") for i, keys in enumerate(cells)]
-    if any(keys.numel() != 1 for keys in cells):
-        raise ValueError(f"the notice {notice.label!r} at {notice.box} is not one cell tall")
-    chars = torch.arange(len(noted))
-    out.append(Pointer(start + in_thought - 1 + chars, torch.cat(cells), "last", NOTICE_HEAD, aligned=True))
     typed = _TYPED.search(target.reply)
     if target.action_type == "type" and typed is not None and typed.group(1) == noted:
         out += [Pointer(torch.tensor([start + typed.start(1) + i - 1]), keys, "coord") for i, keys in enumerate(cells)]
+        chars = torch.arange(len(noted))
         out.append(Pointer(start + typed.start(1) - 1 + chars, start + in_thought + chars, "last", COPY_HEAD,
                            aligned=True))
     return out

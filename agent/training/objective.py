@@ -9,8 +9,7 @@
   row (y digits): ``-log sum_{k in target} softmax(q.k)``. It trains the copy of the target's position into the
   reply directly, and leaves the last layer to spell it. Query head ``COPY_HEAD`` of the last layer, at each reply
   token that spells a letter of the instruction's target word, should attend to that letter in the instruction
-  (copy pointers, one key per query); query head ``NOTICE_HEAD`` does the same from a notice's cells for the noted
-  word or code in a memory step's Thought;
+  (copy pointers, one key per query);
 * copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
   carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
   or row (y).

@@ -138,27 +138,6 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
     assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
 
 
-@pytest.mark.parametrize("template", ["memory_press", "memory_code"])
-def test_a_noted_character_of_the_thought_copies_from_its_one_cell_of_the_notice(gui_tiny, template):
-    """NOTICE_HEAD of the last layer, at the position before each character of the noted word or code in the
-    Thought, points at the one cell that character is drawn on (aligned: one key per query), and nothing else uses
-    that head."""
-    from agent.training.examples import NOTICE_HEAD
-    from tasks.synthdesk.render import notice_char_centres
-
-    ep = _first(template)
-    ex = encode_episode(ep, gui_tiny.processor)
-    (notice,) = [w for w in ep.layouts[0] if w.role == "toast"]
-    noted = notice.label.split()[-1]
-    (copy,) = [p for p in ex.pointers if p.head == NOTICE_HEAD]
-    assert copy.layer == "last" and copy.aligned and copy.keys.shape == copy.queries.shape == (len(noted),)
-    assert "".join(chr(int(ex.input_ids[int(q) + 1])) for q in copy.queries) == noted
-    cols = ep.frames[0].size[0] // CELL
-    cells = [int((ex.cell_pos == k).nonzero()) for k in copy.keys.tolist()]
-    centres = notice_char_centres(notice)[-len(noted):]
-    assert cells == [(notice.box[1] // CELL) * cols + x // CELL for x in centres]
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
     from tasks.synthdesk.app import hit
