@@ -183,6 +183,9 @@ class FaultProxy:
             return
         finally:
             conn.close()
+        with self._lock:  # counted before the answer is written: a client that has read it sees the count
+            self.n_forwarded += 1
+            n = self.n_forwarded
         h.send_response(response.status)
         for k, v in response.getheaders():
             if k.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -190,9 +193,6 @@ class FaultProxy:
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
         h.wfile.write(payload)
-        with self._lock:
-            self.n_forwarded += 1
-            n = self.n_forwarded
         if self.after_response is not None:
             self.after_response(n)
 
