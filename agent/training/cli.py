@@ -21,9 +21,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--steps", type=int, default=defaults.steps, help=f"optimiser steps. Default: {defaults.steps}")
     tr.add_argument("--batch", type=int, default=defaults.batch, help=f"tasks per step. Default: {defaults.batch}")
     tr.add_argument("--lr", type=float, default=defaults.lr, help=f"peak learning rate. Default: {defaults.lr}")
-    tr.add_argument("--reading-steps", type=int, default=defaults.reading_steps,
+    tr.add_argument("--reading-steps", type=int, default=None,
                     help="first steps that train reading alone, on single screens (counted in --steps). "
-                         f"Default: {defaults.reading_steps}")
+                         f"Default: {defaults.reading_steps}, or 0 with --init")
+    tr.add_argument("--init", default=None, metavar="DIR",
+                    help="continue training a trained model: a gui-tiny model directory (an --export, or gui-tiny "
+                         "for the shipped one); every step draws the curriculum's final mix. Default: random "
+                         "weights from --seed")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -52,15 +56,25 @@ def train_command(args: argparse.Namespace) -> int:
     from agent.training.run import TrainConfig, train
 
     try:
+        init = _model_directory(args.init) if args.init is not None else None
+        reading_steps = args.reading_steps if args.reading_steps is not None else (
+            0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                          reading_steps=args.reading_steps,
+                          reading_steps=reading_steps, init=init,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
-    except (ValueError, FileExistsError) as e:
+    except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"trained: {out / 'checkpoint.pt'} (curve: {out / 'curve.csv'}, {out / 'curve.png'})")
     return 0
+
+
+def _model_directory(name: str) -> Path:
+    """``gui-tiny`` (the shipped model, wherever the package is installed) or a directory path."""
+    from agent.models.loading import PACKAGED, packaged_dir
+
+    return packaged_dir(name) if name.lower() in PACKAGED else Path(name).expanduser()
 
 
 def _export(args: argparse.Namespace) -> int:

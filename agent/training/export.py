@@ -116,6 +116,8 @@ def _training_facts(state: Mapping[str, Any]) -> dict[str, str]:
         cfg = {"procs": "1", **cfg}  # checkpoints from before data parallelism ran one process
         flags = " ".join(f"--{k.replace('_', '-')} {cfg[k]}"
                          for k in ("steps", "batch", "lr", "reading_steps", "seed", "procs", "threads") if k in cfg)
+        if cfg.get("init", "None") != "None":
+            flags += f" --init {cfg['init']}"
         facts["command"] = f"`python -m agent train --out {cfg.get('out', 'runs/gui-tiny')} {flags}`"
         facts["seed"] = str(cfg.get("seed", "?"))
     if "step" in state:

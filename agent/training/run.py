@@ -17,6 +17,11 @@ step draws one kind, so the examples of a batch have similar lengths. One in ``G
 step is a glance (`tasks.synthdesk.training.glance`: a memory step with its notice still on screen, as short as a
 grounding screen): nothing else teaches writing a word or code read off a screen, which every memory step needs.
 
+Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
+auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
+mix (full density, the kinds in thirds); a reading phase, if any, still comes first. Used to train a model further
+than a run's schedule went (gt18's curve was still rising at its last step).
+
 Data parallel: ``procs`` processes (default 2, one CPU thread each) each draw their share of every step's examples
 (example ``b`` goes to process ``b // (batch / procs)``), run forward and backward on them, and average their
 gradients with one gloo all-reduce; every process then takes the same optimiser step, so the replicas stay equal.
@@ -63,7 +68,9 @@ class TrainConfig:
     """out: run directory. steps: optimiser steps. batch: tasks per step. lr: peak AdamW learning rate (warm-up
     ``warmup`` steps, cosine to 10%). reading_steps: the reading phase (module docstring), counted in ``steps``.
     seed: weights and data. procs: data-parallel processes (module docstring); ``batch`` must be a multiple.
-    threads: torch CPU threads per process."""
+    threads: torch CPU threads per process. init: a gui-tiny model directory (an export, e.g. the shipped
+    ``agent/models/gui_tiny``) to continue training from (module docstring); None starts from seeded random
+    weights."""
 
     out: Path
     steps: int = 1750
@@ -75,6 +82,7 @@ class TrainConfig:
     checkpoint_every: int = 25
     threads: int = 1
     procs: int = 2
+    init: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs"):
@@ -86,6 +94,9 @@ class TrainConfig:
             raise ValueError(f"reading_steps={self.reading_steps} leaves none of the {self.steps} steps to the tasks")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
+        if self.init is not None and not (Path(self.init) / "config.json").is_file():
+            raise ValueError(f"init={self.init}: not a model directory (no config.json); give an exported gui-tiny "
+                             "directory such as agent/models/gui_tiny")
         if self.batch % self.procs:
             raise ValueError(f"batch={self.batch} must be a multiple of procs={self.procs}: each process draws an "
                              "equal share of every step's examples")
@@ -109,7 +120,7 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
     if step < cfg.reading_steps:  # the reading phase: single screens of any density
         return [encode_episode(synthdesk.episode(random.Random(f"{cfg.seed}:{step}:{b}"), "grounding"), processor)
                 for b in share]
-    progress = (step - cfg.reading_steps) / (cfg.steps - cfg.reading_steps)
+    progress = 1.0 if cfg.init is not None else (step - cfg.reading_steps) / (cfg.steps - cfg.reading_steps)
     density = min(1.0, 0.1 + 0.9 * progress / 0.6)
     mix = min(1.0, progress / 0.6)
     weights = [0.5 - mix / 6, 0.25 + mix / 12, 0.25 + mix / 12]  # grounding, episode, memory -> thirds
@@ -165,7 +176,8 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     start = 0
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
-        made = {"procs": "1", **state["config"]}  # checkpoints from before data parallelism ran one process
+        # checkpoints from before data parallelism ran one process, and from before `init` started from random weights
+        made = {"procs": "1", "init": "None", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -205,12 +217,22 @@ def _run_process(rank: int, cfg: TrainConfig, start: int, progress: bool, port: 
 def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
     """The seeded starting point of every process: gui-tiny (in train mode), the auxiliary heads and their AdamW."""
     bundle = build_gui_tiny(cfg.seed)
+    if cfg.init is not None:
+        bundle.model.load_state_dict(_trained_weights(cfg.init))
     bundle.model.train()
     with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
         torch.manual_seed(cfg.seed)
         heads = AuxHeads(bundle.model.config.get_text_config().hidden_size)
     params = list(bundle.model.parameters()) + list(heads.parameters())
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+
+
+def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """The weights of the gui-tiny model directory ``directory``, loaded as any user loads it (`from_pretrained`).
+    The caller's strict `load_state_dict` refuses a directory of another architecture or size."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    return Qwen2_5_VLForConditionalGeneration.from_pretrained(directory, dtype=torch.float32).state_dict()
 
 
 def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None:

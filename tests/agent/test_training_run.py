@@ -135,3 +135,35 @@ def test_the_train_command_passes_procs_and_refuses_an_uneven_split(tmp_path, ca
     assert main(["train", "--out", str(tmp_path / "run"), "--batch", "3", "--procs", "2", "-q"]) == 2
     assert "batch=3 must be a multiple of procs=2" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_continues_from_a_model_directory_on_the_final_mix(tmp_path):
+    from safetensors.torch import load_file
+
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    shipped = packaged_dir("gui-tiny")
+    common = dict(batch=1, warmup=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1)
+    cfg = TrainConfig(out=tmp_path / "ft", steps=1, lr=1e-6, init=shipped, **common)
+    bundle = run_module._replica(cfg)[0]
+    name = "model.language_model.layers.0.self_attn.q_proj.weight"
+    start = bundle.model.state_dict()[name].clone()
+    assert torch.equal(start, load_file(shipped / "model.safetensors")["model.layers.0.self_attn.q_proj.weight"])
+    # every step draws the final mix: step 4 of a from-scratch run of 5 steps is past the curriculum's ramp
+    scratch = TrainConfig(out=tmp_path / "scratch", steps=5, **common)
+    drawn = lambda c, step: [e.input_ids.tolist() for e in run_module._draw(c, step, bundle.processor)]
+    assert drawn(cfg, 4) == drawn(scratch, 4)
+    assert drawn(cfg, 0) != drawn(scratch, 0)  # a from-scratch run starts on sparse screens
+    out = train(cfg, progress=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["config"]["init"] == str(shipped)
+    drift = (state["model"][name] - start).abs().max()
+    assert 0 < drift < 1e-4  # one step at lr 1e-6 moved the shipped weights, did not replace them
+
+
+def test_init_must_be_a_model_directory(tmp_path, capsys):
+    from agent.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--init", str(tmp_path), "-q"]) == 2
+    assert "not a model directory" in capsys.readouterr().err
