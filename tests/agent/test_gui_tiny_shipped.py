@@ -1,10 +1,10 @@
 """The shipped gui-tiny (`agent/models/gui_tiny/`), loaded the way a user loads it (`--model gui-tiny`, offline).
 
-Issue 9's targets (grounding >= 95%, episode steps >= 90%, memory >= 90%, unparsable <= 1%) are NOT met by the
-shipped weights; the model card and the README give the figures reached on 96 held-out tasks. These tests pin what the
-shipped weights score on a fixed held-out set (seed 0, tasks 0-23: 8 of each kind) so that a change of the model path
-(loading, prompts, positions, the KV session, the parser) that costs accuracy fails loud. They are a floor under the
-shipped model, not the issue's targets, which stay as they are.
+Issue 9's targets for grounding (>= 95%), episode success (>= 80%) and memory (>= 90%) are NOT met by the shipped
+weights (episode steps >= 90% and unparsable <= 1% are); the model card and the README give the figures reached on
+96 held-out tasks. These tests pin what the shipped weights score on a fixed held-out set (seed 0, tasks 0-23: 8 of
+each kind) so that a change of the model path (loading, prompts, positions, the KV session, the parser) that costs
+accuracy fails loud. They are a floor under the shipped model, not the issue's targets, which stay as they are.
 
 Greedy decoding in float32 on CPU is deterministic on a machine, but another CPU may round a near-tie differently,
 so each count may fall one short of what it scored when pinned.
@@ -23,11 +23,11 @@ from agent.models import loading
 from agent.training.export import MAX_WEIGHTS_BYTES
 from agent.trajectory import read_result
 
-# What the shipped weights score on `eval synthdesk --seed 0 --limit 24 --method full` (re-pinned when notices
-# began to draw their noted text one character per cell, which changed the screens of tasks with a notice).
-PINNED = {"grounding": 3, "episode": 31, "memory": 25}  # correct steps per kind
+# What the shipped weights (ft18: gt18 trained 700 steps further) score on `eval synthdesk --seed 0 --limit 24
+# --method full`.
+PINNED = {"grounding": 7, "episode": 32, "memory": 35}  # correct steps per kind
 PINNED_STEPS = {"grounding": 8, "episode": 36, "memory": 42}  # scored steps per kind
-PINNED_UNPARSABLE = 1  # unparsable replies over all steps
+PINNED_UNPARSABLE = 0  # unparsable replies over all steps
 DEMO_SEED = 0  # README's first command: a held-out demo seed the shipped model finishes
 
 
