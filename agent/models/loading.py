@@ -72,6 +72,7 @@ __all__ = [
     "RemoteCodeRequiredError",
     "WeightsNotExportedError",
     "load",
+    "local_path",
     "pick_attn_implementation",
     "pick_device",
 ]
@@ -223,7 +224,7 @@ def load(
     dtype = dtype if dtype is not None else (torch.bfloat16 if dev.type == "cuda" else torch.float32)
     attn = attn_implementation or pick_attn_implementation(dev)
     alias = ALIASES.get(name.lower())
-    path = packaged_dir(name) if name.lower() in PACKAGED else Path(name).expanduser()
+    path = local_path(name)
     if alias is None and path.is_dir():
         source, hub_kwargs = str(path), {}
     elif alias is None and _looks_like_path(name):
@@ -252,6 +253,12 @@ def load(
             raise
         raise ModelUnavailableError(name, source, exc) from exc
     return _bundle(family, model, processor, name, prompt_set)
+
+
+def local_path(name: str) -> Path:
+    """Where model ``name`` would be on this machine: a packaged model's directory (`packaged_dir`, which raises
+    when it holds no weights) or ``name`` as a path."""
+    return packaged_dir(name) if name.lower() in PACKAGED else Path(name).expanduser()
 
 
 def packaged_dir(name: str) -> Path:

@@ -56,7 +56,9 @@ def train_command(args: argparse.Namespace) -> int:
     from agent.training.run import TrainConfig, train
 
     try:
-        init = _model_directory(args.init) if args.init is not None else None
+        from agent.models.loading import local_path
+
+        init = local_path(args.init) if args.init is not None else None
         reading_steps = args.reading_steps if args.reading_steps is not None else (
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
@@ -68,13 +70,6 @@ def train_command(args: argparse.Namespace) -> int:
         return 2
     print(f"trained: {out / 'checkpoint.pt'} (curve: {out / 'curve.csv'}, {out / 'curve.png'})")
     return 0
-
-
-def _model_directory(name: str) -> Path:
-    """``gui-tiny`` (the shipped model, wherever the package is installed) or a directory path."""
-    from agent.models.loading import PACKAGED, packaged_dir
-
-    return packaged_dir(name) if name.lower() in PACKAGED else Path(name).expanduser()
 
 
 def _export(args: argparse.Namespace) -> int:
