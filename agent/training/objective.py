@@ -11,6 +11,7 @@
   token that spells a letter of the instruction's target word, should attend to that letter in the instruction
   (copy pointers, one key per query);
 * copy: that head's own output, read through the final norm and ``lm_head``, names the letter it points at;
+  recall: the same for the ``"hop"`` head at a memory step's noted characters (`Pointer.recalls`);
   carry: the coordinate head's own output, read by the ``where`` probe of its axis, names the clicked column (x)
   or row (y).
   ``point_acc`` counts the coordinate pointers only.
@@ -43,7 +44,7 @@ __all__ = ["AuxHeads", "Batch", "Landing", "collate", "compute_losses", "LOSS_WE
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
 LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "name": 0.5, "point": 1.0, "copy": 1.0,
-                "carry": 0.5, "spell": 1.0}
+                "recall": 1.0, "carry": 0.5, "spell": 1.0}
 
 
 class AuxHeads(nn.Module):
@@ -144,19 +145,20 @@ class AttentionTap:
 
 def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: Callable[[torch.Tensor], torch.Tensor],
                   heads: AuxHeads, landed: list[Landing] | None = None) -> tuple[dict[str, torch.Tensor], float, int]:
-    """The pointer losses of ``batch``: ({point, copy, carry}, point_acc, n).
+    """The pointer losses of ``batch``: ({point, copy, recall, carry}, point_acc, n).
 
     point: mean -log(attention mass on the targets) over every pointer's queries. copy: for copy pointers, the
     supervised head's own output (its attention-weighted values through its slice of ``o_proj``) read by
     ``readout`` (the final norm and ``lm_head``) must name the next reply token, the letter the head points at.
     Without it the head learned to look at the right letter yet the reply kept a constant first letter (gt5 at
     step 200: mass 1.00 on the letter, first letter right 0/8): attention alone does not train what is read.
+    recall: the same readout for the pointers that recall a noted character (`Pointer.recalls`).
     carry: the same for the coordinate pointers (``axis`` set): the head's own output, read by the ``where`` probe of
     its axis, names the column (x) or row (y) of the cells it points at.
     point_acc: the share of coordinate-pointer queries whose argmax hits a target.
     landed: if given, receives a `Landing` for every coordinate pointer.
     """
-    losses, copies, carries, hits, n = [], [], [], 0, 0
+    losses, copies, recalls, carries, hits, n = [], [], [], [], 0, 0
     ids = batch.inputs["input_ids"]
     for name, attn in tap.attentions.items():
         hidden, pe = tap.seen[name]
@@ -183,8 +185,10 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 scores = (q_p[:, p.head] @ k_heads[kv].T) * attn.scaling  # (nq, last)
                 scores = scores.masked_fill(positions[None, :] > p.queries[:, None], float("-inf"))
                 coordinate = bool(p.axis)
-                if p.aligned or coordinate:  # what this head alone adds to the residual stream, (nq, hidden)
+                if p.aligned or p.recalls or coordinate:  # what this head alone adds to the residual, (nq, hidden)
                     written = (scores.softmax(-1) @ v_heads[kv]) @ o_heads[p.head].T
+                if p.recalls:
+                    recalls.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
                     copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
@@ -201,7 +205,8 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                     if landed is not None:
                         landed.append(Landing(b, p, top, carried))
     mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
-    return {"point": mean(losses), "copy": mean(copies), "carry": mean(carries)}, hits / max(n, 1), n
+    return ({"point": mean(losses), "copy": mean(copies), "recall": mean(recalls), "carry": mean(carries)},
+            hits / max(n, 1), n)
 
 
 def _carry_loss(heads: AuxHeads, written: torch.Tensor, ex: Example, keys: torch.Tensor, axis: str
@@ -297,7 +302,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     norm = model.model.language_model.norm
     lm_head = model.get_output_embeddings()
     if reading_only:
-        pointed, point_acc, n_point = {k: torch.zeros(()) for k in ("point", "copy", "carry")}, 0.0, 0
+        pointed, point_acc, n_point = {k: torch.zeros(()) for k in ("point", "copy", "recall", "carry")}, 0.0, 0
     else:
         readout = lambda h: lm_head(norm(h))
         pointed, point_acc, n_point = _pointer_loss(tap, batch, section, readout, heads, landed)

@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 GLANCE_EVERY = 4
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
-                 "point", "copy", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
+                 "point", "copy", "recall", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
 
 
 @dataclass(frozen=True)
@@ -136,14 +136,17 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
 
 
 def _truncate_curve(curve_path: Path, step: int) -> None:
-    """Drop the curve rows written after the checkpoint a resumed run restarts from (they are redone)."""
+    """Drop the curve rows written after the checkpoint a resumed run restarts from (they are redone), and rewrite
+    the rest under `CURVE_COLUMNS`: a curve begun by an older version lacks its newer columns (left empty)."""
     if not curve_path.is_file():
         return
     with open(curve_path, newline="") as f:
-        rows = list(csv.reader(f))
-    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= step]
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if r.get("step") and int(r["step"]) <= step]
     with open(curve_path, "w", newline="") as f:
-        csv.writer(f).writerows(kept)
+        writer = csv.DictWriter(f, CURVE_COLUMNS, restval="", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def _save(path: Path, state: dict) -> None:
@@ -323,7 +326,7 @@ class _bar:
 
     def update(self, n: int, stats: dict[str, float]) -> None:
         self.step += n
-        shown = ("reply", "read", "point", "copy", "carry", "token_acc", "word_acc", "point_acc")
+        shown = ("reply", "read", "point", "copy", "recall", "carry", "token_acc", "word_acc", "point_acc")
         summary = {k: round(stats[k], 3) for k in shown}
         if self._tqdm is not None:
             self._tqdm.update(n)
@@ -348,20 +351,22 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
-    series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "carry": "brown",
+    series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "recall": "magenta", "carry": "brown",
               "token_acc": "black", "word_acc": "teal", "point_acc": "purple"}
     half = (H - 3 * pad) // 2
-    panels = [(("reply", "read", "point", "copy", "carry"), True), (("token_acc", "word_acc", "point_acc"), False)]
+    panels = [(("reply", "read", "point", "copy", "recall", "carry"), True),
+              (("token_acc", "word_acc", "point_acc"), False)]
     for panel, (names, log) in enumerate(panels):
         top = pad + panel * (half + pad)
         draw.rectangle([pad, top, W - pad, top + half], outline="gray")
-        values = {n: [max(float(r[n]), 1e-3) for r in rows] for n in names}
-        if log:
-            values = {n: [math.log10(y) for y in ys] for n, ys in values.items()}
-        lo, hi = (min(min(v) for v in values.values()), max(max(v) for v in values.values())) if log else (0.0, 1.0)
-        for name, ys in values.items():  # one scale per panel, so the series compare
+        # (step, value) per series; a column an older version did not write is empty in its rows
+        values = {n: [(s, max(float(r[n]), 1e-3)) for s, r in zip(steps, rows) if r.get(n)] for n in names}
+        values = {n: [(s, math.log10(y) if log else y) for s, y in v] for n, v in values.items() if v}
+        ys = [y for v in values.values() for _, y in v]
+        lo, hi = (min(ys), max(ys)) if log else (0.0, 1.0)
+        for name, v in values.items():  # one scale per panel, so the series compare
             pts = [(pad + (W - 2 * pad) * (s - steps[0]) / max(1, steps[-1] - steps[0]),
-                    top + half - half * (y - lo) / max(hi - lo, 1e-9)) for s, y in zip(steps, ys)]
+                    top + half - half * (y - lo) / max(hi - lo, 1e-9)) for s, y in v]
             draw.line(pts, fill=series[name], width=2)
         span = f"{10 ** lo:.3g} .. {10 ** hi:.3g}" if log else "0 .. 1"
         draw.text((pad, top - 15), ("loss, log scale " if log else "accuracy ") + f"({span}): " + ", ".join(

@@ -105,8 +105,8 @@ def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_ti
 
 
 def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
-    """The Thought's digits point (layer "hop") at the cells their digit is drawn on, the typed digits point there
-    too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
+    """The Thought's digits point (layer "hop") at the cells their digit is drawn on (and recall it), the typed digits
+    point there too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
     from agent.training.examples import COPY_HEAD
 
     ep = _first("memory_code")
@@ -117,6 +117,7 @@ def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_
     for layer in ("hop", "coord"):
         pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
         assert text([int(p.queries[0]) + 1 for p in pointers]) == code
+        assert all(p.recalls == (layer == "hop") for p in pointers)  # the Thought's characters are read out
         for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
             assert {cell_of(k) for k in p.keys.tolist()} == set(
                 (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
@@ -136,6 +137,7 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
     assert "".join(chr(int(ex.input_ids[int(p.queries[0]) + 1])) for p in hops) == word
     n0 = (ep.frames[0].size[0] // CELL) * (ep.frames[0].size[1] // CELL)
     assert all(bool(torch.isin(p.keys, ex.cell_pos[:n0]).all()) for p in hops)  # the notice's screen
+    assert all(p.recalls for p in hops)
 
 
 @pytest.mark.parametrize("seed", range(4))

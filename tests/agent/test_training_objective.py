@@ -28,7 +28,7 @@ def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
             full, full_stats = compute_losses(model, heads, tap, batch, section)
     finally:
         tap.remove()
-    assert stats["point"] == stats["copy"] == stats["carry"] == 0.0 < full_stats["point"]
+    assert stats["point"] == stats["copy"] == stats["recall"] == stats["carry"] == 0.0 < full_stats["point"]
     assert stats["digits"] > 0  # a memory task shows a code notice
     assert float(total) == pytest.approx(sum(LOSS_WEIGHTS[k] * stats[k] for k in READING_PARTS), rel=1e-5)
     assert float(full) > float(total)
@@ -89,7 +89,7 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
     that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
     of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
-    ``lm_head``, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
+    ``lm_head``, its recall loss the same for the pointers that recall a noted character, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
     top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer, and the carried
     column or row the argmax of that probe."""
     import torch.nn.functional as F
@@ -120,7 +120,7 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
             h.remove()
         tap.remove()
     ids = batch.inputs["input_ids"]
-    points, copies, carries, carried = [], [], [], []
+    points, copies, recalls, carries, carried = [], [], [], [], []
     for b, ex in enumerate(examples):
         for p in ex.pointers:
             weights = out.attentions[POINTER_LAYERS[p.layer]]  # (B, H, L, L)
@@ -130,17 +130,18 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
             D, o_proj = layers[0].self_attn.head_dim, layers[POINTER_LAYERS[p.layer]].self_attn.o_proj
             own = o_inputs[p.layer][b, p.queries, p.head * D:(p.head + 1) * D]
             written = own @ o_proj.weight[:, p.head * D:(p.head + 1) * D].T
-            if p.aligned:
-                copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
+            if p.aligned or p.recalls:
+                (copies if p.aligned else recalls).append(
+                    F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
             elif p.axis:  # the clicked column (x) or row (y), shared by every key cell
                 probe, of_cell = (heads.col, ex.cell_col) if p.axis == "x" else (heads.row, ex.cell_row)
                 (line,) = set(of_cell[[int((ex.cell_pos == k).nonzero()) for k in p.keys.tolist()]].tolist())
                 carries.append(-probe(written).log_softmax(-1)[:, line])
                 carried.append(probe(written).argmax(-1))
-    assert copies and carries, "the examples have no copy or no coordinate pointer"
+    assert copies and recalls and carries, "the examples have no copy, recall or coordinate pointer"
     assert {p.layer for ex in examples for p in ex.pointers} == set(POINTER_LAYERS), "a pointer layer is not covered"
     with torch.no_grad():
-        for name, expected in (("point", points), ("copy", copies), ("carry", carries)):
+        for name, expected in (("point", points), ("copy", copies), ("recall", recalls), ("carry", carries)):
             torch.testing.assert_close(pointed[name], torch.cat(expected).mean(), atol=1e-4, rtol=1e-4)
     coordinate = [(b, p) for b, ex in enumerate(examples) for p in ex.pointers if p.axis]
     assert [(seen.b, seen.pointer) for seen in landed] == coordinate

@@ -43,6 +43,12 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
     monkeypatch.setattr(run_module, "_draw", real_draw)
+    curve = tmp_path / "cut" / "curve.csv"  # as an older version wrote it: without the "recall" column
+    older = [{k: v for k, v in row.items() if k != "recall"} for row in csv.DictReader(open(curve))]
+    with open(curve, "w", newline="") as f:
+        writer = csv.DictWriter(f, [c for c in CURVE_COLUMNS if c != "recall"])
+        writer.writeheader()
+        writer.writerows(older)
     with pytest.raises(FileExistsError, match="--resume"):
         train(TrainConfig(out=tmp_path / "cut", **common), progress=False)
     with pytest.raises(ValueError, match="configuration"):
@@ -58,6 +64,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
         point = CURVE_COLUMNS.index("point")
         assert float(rows[1][point]) == 0.0 and float(rows[2][point]) > 0.0  # step 1 reads; step 2 points
         assert (out / "curve.png").stat().st_size > 0
+    recall = [r["recall"] for r in csv.DictReader(open(curve))]
+    assert recall[:2] == ["", ""] and all(recall[2:])  # the older rows kept, the redone and new ones complete
 
 
 def test_training_runs_the_model_with_the_positions_of_the_live_engine(gui_tiny):
