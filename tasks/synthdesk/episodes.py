@@ -161,8 +161,10 @@ def _menu_path(menu: Menu, item: MenuItem) -> list[_Intent]:
     return [_click(f"menu:{menu.title}"), _click(f"item:{item.label}")]
 
 
-def _word(rng: random.Random, spec: AppSpec) -> str:
-    return rng.choice(spec.unused)
+def _word(rng: random.Random, spec: AppSpec) -> str | None:
+    """A vocabulary word that ``spec`` shows nowhere, or None when it shows every word (a density-1 screen can:
+    the plan does not fit, draw again)."""
+    return rng.choice(spec.unused) if spec.unused else None
 
 
 def menu_plain(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]]:
@@ -177,6 +179,8 @@ def menu_name(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | No
     def plan(spec: AppSpec) -> _Plan | None:
         menu, item = rng.choice(_items(spec, "name"))
         word = _word(rng, spec)
+        if word is None:
+            return None
         intents = [*_menu_path(menu, item), _Intent("type", text=word, chance=1 / len(WORDS)), _click("dialog:OK")]
         return _Plan(f"open {menu.title} > {item.label}, name it {word}", Goal(("name", item.label, word)),
                      tuple(intents), _start(rng, spec))
@@ -200,6 +204,8 @@ def form(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]]:
     def plan(spec: AppSpec) -> _Plan | None:
         field = rng.choice(_controls(spec, "textfield", exclude=(SEARCH,)))
         word, button = _word(rng, spec), _button(rng, spec)
+        if word is None:
+            return None
         intents = [_click(f"field:{field}"), _Intent("type", text=word, chance=1 / len(WORDS)),
                    _click(f"button:{button}")]
         return _Plan(f"type {word} in {field}, then click {button}", Goal(("submit", button), (f"{field}={word}",)),
@@ -210,6 +216,8 @@ def form(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]]:
 def form2(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]]:
     def plan(spec: AppSpec) -> _Plan | None:
         f1, f2 = rng.sample(_controls(spec, "textfield", exclude=(SEARCH,)), 2)
+        if len(spec.unused) < 2:
+            return None
         w1, w2 = rng.sample(spec.unused, 2)
         button = _button(rng, spec)
         intents = [_click(f"field:{f1}"), _Intent("type", text=w1, chance=1 / len(WORDS)), _click(f"field:{f2}"),
@@ -252,6 +260,8 @@ def delete(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]
 def search(rng: random.Random) -> tuple[Needs, Callable[[AppSpec], _Plan | None]]:
     def plan(spec: AppSpec) -> _Plan | None:
         word = _word(rng, spec)
+        if word is None:
+            return None
         intents = [_click(f"field:{SEARCH}"), _Intent("type", text=word, chance=1 / len(WORDS)),
                    _Intent("hotkey", key="enter", chance=0.5)]
         return _Plan(f"search for {word}", Goal(("search", word)), tuple(intents), _start(rng, spec))

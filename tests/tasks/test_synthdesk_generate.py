@@ -147,3 +147,21 @@ def test_a_first_screen_that_names_every_word_gets_no_distractor_notice(monkeypa
     assert full, "the draw no longer makes a screen that names every word"
     seed = next(i for i in range(100) if _random.Random(i).random() < 0.3)  # a roll that asks for a distractor
     assert start(_random.Random(seed), full[0]).toast == ""
+
+
+@pytest.mark.parametrize("template", ["form", "form2", "menu_name", "search"])
+def test_a_plan_that_types_a_free_word_does_not_fit_a_screen_that_names_every_word(template: str) -> None:
+    """The words such plans type are drawn from those the screen does not show; when it shows every word (density 1
+    can) the plan does not fit and the draw is redone, rather than raising IndexError (it stopped run ft2r at step
+    633 of 700)."""
+    import dataclasses
+    import random as _random
+
+    from tasks.synthdesk.spec import generate_spec
+    from tasks.synthdesk.vocab import SCREEN_SIZES
+
+    rng = _random.Random(0)
+    needs, make = EPISODE_TEMPLATES[template](rng)
+    spec = next(s for s in (generate_spec(rng, SCREEN_SIZES[-1], 1.0, needs) for _ in range(50)) if s is not None)
+    assert make(spec) is not None
+    assert make(dataclasses.replace(spec, unused=())) is None
