@@ -106,7 +106,8 @@ def test_each_code_digit_labels_its_slot_on_the_cells_it_is_drawn_on_only(gui_ti
 
 def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_thought(gui_tiny):
     """The Thought's digits point (layer "hop") at the cells their digit is drawn on (and recall it), the typed digits
-    point there too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its digit."""
+    point there too (layer "coord") and, with COPY_HEAD, at the Thought's digits: the next token at each query is its
+    digit."""
     from agent.training.examples import COPY_HEAD
 
     ep = _first("memory_code")

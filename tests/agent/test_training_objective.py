@@ -89,9 +89,9 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     """`_pointer_loss` re-projects queries and keys outside the model: its point loss must equal -log of the mass
     that the model's eager attention (of each pointer's layer) puts on the targets, its copy loss the cross-entropy
     of the supervised head's own output (the input of ``o_proj``, that head's slice) read through the final norm and
-    ``lm_head``, its recall loss the same for the pointers that recall a noted character, and its carry loss that of the ``where`` probe of the pointer's axis on the same head output. The
-    top keys it reports (``landed``) are the eager attention's argmax of each coordinate pointer, and the carried
-    column or row the argmax of that probe."""
+    ``lm_head``, its recall loss the same for the pointers that recall a noted character, and its carry loss that of
+    the ``where`` probe of the pointer's axis on the same head output. The top keys it reports (``landed``) are the
+    eager attention's argmax of each coordinate pointer, and the carried column or row the argmax of that probe."""
     import torch.nn.functional as F
 
     from agent.training.examples import POINTER_LAYERS
