@@ -187,11 +187,11 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                 coordinate = bool(p.axis)
                 if p.aligned or p.recalls or coordinate:  # what this head alone adds to the residual, (nq, hidden)
                     written = (scores.softmax(-1) @ v_heads[kv]) @ o_heads[p.head].T
-                if p.recalls:
-                    recalls.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
+                if p.aligned or p.recalls:  # the head's output names the next token
+                    named = F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none")
+                    (copies if p.aligned else recalls).append(named)
                 if p.aligned:  # query i -> keys[i]
                     on_target = scores.gather(1, p.keys[:, None])[:, 0]
-                    copies.append(F.cross_entropy(readout(written), ids[b, p.queries + 1], reduction="none"))
                 else:  # any of the keys
                     on_target = torch.logsumexp(scores[:, p.keys], -1)
                     if coordinate:
