@@ -19,6 +19,9 @@
   tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply
   token, of which the digits are a few; gt14 carried the clicked column into the digits' positions right 36 of 59
   times yet spelled half of those wrong.
+* note: the same for a memory step's noted characters in its Thought (the tokens the recall pointers' queries
+  predict). ft2r's hop head named 25 of 27 held-out code digits by its own output (teacher-forced), yet the reply
+  wrote 7 of them: the recall reaches the hop head's output and is lost on the way to the logits.
 * name: the ``read`` probe, applied to the hidden state of each coordinate pointer's query positions (the input of
   the coordinate layer), names the word on the target's cells. The pointer matches a query against keys; reading
   puts the word's identity on the cells (the keys), and this puts the same identity, in the same probe's basis, at
@@ -44,7 +47,8 @@ __all__ = ["AuxHeads", "Batch", "Landing", "collate", "compute_losses", "LOSS_WE
 
 AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
 LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "name": 0.5, "point": 1.0, "copy": 1.0,
-                "recall": 1.0, "carry": 0.5, "spell": 1.0}
+                "recall": 1.0, "carry": 0.5, "spell": 1.0,
+                "note": 1.0}
 
 
 class AuxHeads(nn.Module):
@@ -251,8 +255,19 @@ def _spell_loss(logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> tor
     ``logits``/``target``: (B, L-1, V)/(B, L-1), position i predicting token i + 1, as for the reply loss."""
     # each coordinate's digits and the token after them (its "," or ")"): with the digits alone, gt15 spelled
     # them right but ran on past them ("(238,982)", "(3222666)": 16% of its held-out replies unparsable)
-    at = [(b, torch.cat([p.queries, p.queries[-1:] + 1]))
-          for b, ex in enumerate(batch.examples) for p in ex.pointers if p.axis]
+    return _cross_entropy_at(logits, target, [(b, torch.cat([p.queries, p.queries[-1:] + 1]))
+                                              for b, ex in enumerate(batch.examples) for p in ex.pointers if p.axis])
+
+
+def _note_loss(logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Cross-entropy of the noted characters of memory steps' Thoughts (the ``note`` part); 0 when ``batch`` has
+    none. ``logits``/``target`` as for `_spell_loss`."""
+    return _cross_entropy_at(logits, target, [(b, p.queries) for b, ex in enumerate(batch.examples)
+                                              for p in ex.pointers if p.recalls])
+
+
+def _cross_entropy_at(logits: torch.Tensor, target: torch.Tensor, at: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+    """The mean reply cross-entropy over the positions ``at`` (`_rows`); 0 when there are none."""
     if not at:
         return torch.zeros(())
     return F.cross_entropy(_rows(logits, at), _rows(target, at))
@@ -298,7 +313,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     drawn = digits >= 0  # (C, 3): a cell carries only the slots of the digits drawn on it
     code = F.cross_entropy(digit_logits[drawn], digits[drawn]) if bool(drawn.any()) else torch.zeros(())
     name, name_acc = _name_loss(heads, hidden, batch)
-    spell = _spell_loss(logits, target, batch)
+    spell, note = _spell_loss(logits, target, batch), _note_loss(logits, target, batch)
     norm = model.model.language_model.norm
     lm_head = model.get_output_embeddings()
     if reading_only:
@@ -306,7 +321,8 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     else:
         readout = lambda h: lm_head(norm(h))
         pointed, point_acc, n_point = _pointer_loss(tap, batch, section, readout, heads, landed)
-    parts = {"reply": reply, "read": read, "where": where, "digits": code, "name": name, "spell": spell, **pointed}
+    parts = {"reply": reply, "read": read, "where": where, "digits": code, "name": name, "spell": spell, "note": note,
+             **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
     stats = {k: float(v.detach()) for k, v in parts.items()}
     stats.update(token_acc=token_acc, read_acc=read_acc, word_acc=word_acc, name_acc=name_acc, point_acc=point_acc,

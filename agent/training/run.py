@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 
 GLANCE_EVERY = 4
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
-                 "point", "copy", "recall", "carry", "token_acc", "read_acc", "word_acc", "name_acc", "point_acc")
+                 "note", "point", "copy", "recall", "carry", "token_acc", "read_acc", "word_acc", "name_acc",
+                 "point_acc")
 
 
 @dataclass(frozen=True)
@@ -352,9 +353,9 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
     series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "recall": "magenta", "carry": "brown",
-              "token_acc": "black", "word_acc": "teal", "point_acc": "purple"}
+              "note": "olive", "token_acc": "black", "word_acc": "teal", "point_acc": "purple"}
     half = (H - 3 * pad) // 2
-    panels = [(("reply", "read", "point", "copy", "recall", "carry"), True),
+    panels = [(("reply", "read", "point", "copy", "recall", "carry", "note"), True),
               (("token_acc", "word_acc", "point_acc"), False)]
     for panel, (names, log) in enumerate(panels):
         top = pad + panel * (half + pad)
