@@ -4,8 +4,8 @@ Sizes (why): synthdesk screens are 420x308 to 504x364 px, multiples of the 28 px
 ``max_pixels = 504 * 364`` the image processor leaves them unchanged (model-image pixels = screen pixels) and a
 15 px label spans whole cells: 165 to 234 image tokens per screenshot, six screenshots and their replies in ~1,700
 tokens. A 4-layer, 256-wide LM (4 query / 2 KV heads, head_dim 64, mRoPE sections [8, 12, 12], rope_theta 1e4
-because the contexts are short) and a 2-block, 128-wide vision tower (a windowed block, then a full-attention one) keep a
-6-screenshot training example to about a second on one CPU core; 4.16M parameters, ~17 MB in float32.
+because the contexts are short) and a 2-block, 128-wide vision tower (a windowed block, then a full-attention one)
+keep a 6-screenshot training example to about a second on one CPU core; 4.16M parameters, ~17 MB in float32.
 
 The tokenizer is the project's byte-level one with the real Qwen2.5-VL special tokens (`agent.models.tokenizer`).
 """
