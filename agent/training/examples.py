@@ -66,6 +66,12 @@ class Pointer:
     recalls: bool = False  # the head's own output names the next token: a noted character of an earlier screen
     axis: str = ""  # coordinate pointers: "x" (the keys share the clicked column) or "y" (the clicked row)
 
+    @property
+    def noted(self) -> bool:
+        """Whether its queries predict a character a memory step noted from the notice: one of its Thought's
+        (``recalls``) or of its typed text (the only ``"coord"`` pointers without an axis)."""
+        return self.recalls or (self.layer == "coord" and not self.axis)
+
 
 @dataclass(frozen=True)
 class Example:

@@ -119,10 +119,12 @@ def test_a_memory_code_steps_thought_reads_the_notice_and_its_action_copies_the_
         pointers = [p for p in ex.pointers if p.layer == layer and p.queries.numel() == 1 and not p.axis]
         assert text([int(p.queries[0]) + 1 for p in pointers]) == code
         assert all(p.recalls == (layer == "hop") for p in pointers)  # the Thought's characters are read out
+        assert all(p.noted for p in pointers)  # and both are spelled by the note loss
         for slot, p in enumerate(pointers):  # the keys are the cells labelled with that digit in that slot
             assert {cell_of(k) for k in p.keys.tolist()} == set(
                 (ex.cell_digits[:, slot] >= 0).nonzero().flatten().tolist())
     (copy,) = [p for p in ex.pointers if p.head == COPY_HEAD and text(p.keys.tolist()).isdigit()]
+    assert not any(p.noted for p in ex.pointers if p.axis or p.aligned)
     assert copy.aligned and text(copy.keys.tolist()) == code == text((copy.queries + 1).tolist())
     reply = next(t.reply for t in ep.targets if t.memory)  # the keys: the Thought of the same reply
     typed_at = reply.index("content='") + len("content='")
