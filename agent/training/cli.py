@@ -28,6 +28,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="continue training a trained model: a gui-tiny model directory (an --export, or gui-tiny "
                          "for the shipped one); every step draws the curriculum's final mix. Default: random "
                          "weights from --seed")
+    tr.add_argument("--init-heads", default=None, type=Path, metavar="RUN",
+                    help="with --init: start the auxiliary heads from the final checkpoint of RUN, the run that the "
+                         "--init model was exported from (fresh heads pull the model toward random probes until "
+                         "they fit). Default: fresh heads")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -62,7 +66,7 @@ def train_command(args: argparse.Namespace) -> int:
         reading_steps = args.reading_steps if args.reading_steps is not None else (
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                          reading_steps=reading_steps, init=init,
+                          reading_steps=reading_steps, init=init, init_heads=args.init_heads,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

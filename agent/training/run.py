@@ -20,7 +20,11 @@ grounding screen): nothing else teaches writing a word or code read off a screen
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
 mix (full density, the kinds in thirds); a reading phase, if any, still comes first. Used to train a model further
-than a run's schedule went (gt18's curve was still rising at its last step).
+than a run's schedule went (gt18's curve was still rising at its last step). ``init_heads`` (``--init-heads RUN``)
+starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead: fresh heads are random
+probes, and until they fit, the losses read through them (``name``, ``carry``) pull the model toward them (ft4n, ft3n
+continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and ``note`` 0.27 -> 0.67 by
+step 38).
 
 Data parallel: ``procs`` processes (default 2, one CPU thread each) each draw their share of every step's examples
 (example ``b`` goes to process ``b // (batch / procs)``), run forward and backward on them, and average their
@@ -71,7 +75,8 @@ class TrainConfig:
     seed: weights and data. procs: data-parallel processes (module docstring); ``batch`` must be a multiple.
     threads: torch CPU threads per process. init: a gui-tiny model directory (an export, e.g. the shipped
     ``agent/models/gui_tiny``) to continue training from (module docstring); None starts from seeded random
-    weights."""
+    weights. init_heads: the run directory whose final checkpoint ``init`` was exported from; its auxiliary heads
+    start this run's (module docstring). None: fresh heads."""
 
     out: Path
     steps: int = 1750
@@ -84,6 +89,7 @@ class TrainConfig:
     threads: int = 1
     procs: int = 2
     init: Path | None = None
+    init_heads: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs"):
@@ -98,6 +104,10 @@ class TrainConfig:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
             raise ValueError(f"init={self.init}: not a model directory (no config.json); give an exported gui-tiny "
                              "directory such as agent/models/gui_tiny")
+        if self.init_heads is not None and (self.init is None
+                                            or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
+            raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "
+                             "run that init was exported from)")
         if self.batch % self.procs:
             raise ValueError(f"batch={self.batch} must be a multiple of procs={self.procs}: each process draws an "
                              "equal share of every step's examples")
@@ -181,7 +191,7 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         # checkpoints from before data parallelism ran one process, and from before `init` started from random weights
-        made = {"procs": "1", "init": "None", **state["config"]}
+        made = {"procs": "1", "init": "None", "init_heads": "None", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -227,6 +237,8 @@ def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
     with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
         torch.manual_seed(cfg.seed)
         heads = AuxHeads(bundle.model.config.get_text_config().hidden_size)
+    if cfg.init_heads is not None:
+        heads.load_state_dict(_fitted_heads(cfg.init_heads, bundle.model))
     params = list(bundle.model.parameters()) + list(heads.parameters())
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
 
@@ -237,6 +249,17 @@ def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     return Qwen2_5_VLForConditionalGeneration.from_pretrained(directory, dtype=torch.float32).state_dict()
+
+
+def _fitted_heads(run: Path, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The auxiliary heads of ``run``'s checkpoint, which must hold ``model``'s weights exactly (heads fitted to
+    another model would be the random probes `init_heads` exists to avoid); ValueError otherwise."""
+    state = torch.load(Path(run) / "checkpoint.pt", weights_only=False, map_location="cpu", mmap=True)
+    mine = model.state_dict()
+    if state["model"].keys() != mine.keys() or not all(torch.equal(state["model"][k], mine[k]) for k in mine):
+        raise ValueError(f"init_heads={run}: its checkpoint's model is not the init model; give the run that init "
+                         "was exported from")
+    return state["heads"]
 
 
 def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None:

@@ -175,3 +175,33 @@ def test_init_must_be_a_model_directory(tmp_path, capsys):
 
     assert main(["train", "--out", str(tmp_path / "run"), "--init", str(tmp_path), "-q"]) == 2
     assert "not a model directory" in capsys.readouterr().err
+
+
+def test_a_continuation_can_start_the_auxiliary_heads_of_the_run_it_continues(tmp_path, capsys):
+    """--init-heads RUN: the heads start from RUN's checkpoint, and only when that checkpoint holds the init model
+    exactly (the export of RUN); heads fitted to another model are refused, as is the flag without --init."""
+    from agent.cli import main
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    shipped = packaged_dir("gui-tiny")
+    common = dict(batch=1, warmup=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1)
+    parent = train(TrainConfig(out=tmp_path / "parent", steps=1, lr=1e-6, init=shipped, seed=1, **common),
+                   progress=False)  # seed 1: its heads start from other random weights than the children's (seed 0)
+    assert main(["train", "--out", str(parent), "--export", str(tmp_path / "parent-export"), "-q"]) == 0
+    fitted = torch.load(parent / "checkpoint.pt", weights_only=False)["heads"]
+    cfg = TrainConfig(out=tmp_path / "child", steps=1, lr=1e-6, init=tmp_path / "parent-export",
+                      init_heads=parent, **common)
+    heads = run_module._replica(cfg)[1].state_dict()
+    assert heads.keys() == fitted.keys() and all(torch.equal(heads[k], fitted[k]) for k in heads)
+    fresh = run_module._replica(TrainConfig(out=tmp_path / "fresh", steps=1, lr=1e-6, init=tmp_path / "parent-export",
+                                            **common))[1].state_dict()
+    assert not torch.allclose(fresh["read.weight"], fitted["read.weight"], atol=1e-3)
+    with pytest.raises(ValueError, match="not the init model"):  # the shipped model is not the parent's checkpoint
+        run_module._replica(TrainConfig(out=tmp_path / "x", steps=1, init=shipped, init_heads=parent, **common))
+    with pytest.raises(ValueError, match="needs init"):
+        TrainConfig(out=tmp_path / "y", init_heads=parent)
+    child = tmp_path / "child-cli"
+    assert main(["train", "--out", str(child), "--init", str(tmp_path / "parent-export"), "--init-heads", str(parent),
+                 "--steps", "1", "--batch", "1", "--procs", "1", "--lr", "1e-6", "-q"]) == 0
+    assert torch.load(child / "checkpoint.pt", weights_only=False)["config"]["init_heads"] == str(parent)
