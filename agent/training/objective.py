@@ -19,7 +19,8 @@
   tokens the coordinate pointers' queries predict, and the next one). The reply loss averages over every reply
   token, of which the digits are a few; gt14 carried the clicked column into the digits' positions right 36 of 59
   times yet spelled half of those wrong.
-* note: the same for a memory step's noted characters in its Thought and in its typed text (`Pointer.noted`).
+* note: the same for a memory step's noted characters in its Thought and in its typed text (`Pointer.noted`), and
+  the token after each (its newline, its quote).
   ft2r's hop head named 25 of 27 held-out code digits by its own output (teacher-forced), yet the reply wrote 7 of
   them: the recall reaches the hop head's output and is lost on the way to the logits. With the Thought's characters
   alone (ft3n, ft2r + 700 steps) the Thought's digits rose to 53 of 60, but the typed digits, which copy them, fell
@@ -261,10 +262,18 @@ def _spell_loss(logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> tor
 
 
 def _note_loss(logits: torch.Tensor, target: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Cross-entropy of the characters memory steps noted (`Pointer.noted`: in the Thought and typed; the ``note``
-    part); 0 when ``batch`` has none. ``logits``/``target`` as for `_spell_loss`."""
-    return _cross_entropy_at(logits, target, [(b, p.queries) for b, ex in enumerate(batch.examples)
-                                              for p in ex.pointers if p.noted])
+    """Cross-entropy of the characters memory steps noted (`Pointer.noted`: in the Thought and typed) and of the
+    token after each noted run (the Thought's newline, the typed text's quote; the ``note`` part); 0 when ``batch``
+    has none. ``logits``/``target`` as for `_spell_loss`."""
+    # the token after the run, as `_spell_loss` does for coordinates: with the characters alone, ft4h ran on past
+    # two held-out words ("Click Tablesssssshed(", "Fitnesssssshed": unparsable)
+    at = []
+    for b, ex in enumerate(batch.examples):
+        noted = [p.queries for p in ex.pointers if p.noted]
+        if noted:
+            queries = torch.cat(noted).unique()
+            at.append((b, torch.cat([queries, queries[~torch.isin(queries + 1, queries)] + 1])))
+    return _cross_entropy_at(logits, target, at)
 
 
 def _cross_entropy_at(logits: torch.Tensor, target: torch.Tensor, at: list[tuple[int, torch.Tensor]]) -> torch.Tensor:

@@ -190,7 +190,8 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     start = 0
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
-        # checkpoints from before data parallelism ran one process, and from before `init` started from random weights
+        # checkpoints from before data parallelism ran one process, and from before `init` (and `init_heads`) started
+        # from random weights (and fresh heads)
         made = {"procs": "1", "init": "None", "init_heads": "None", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "

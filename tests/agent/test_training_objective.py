@@ -210,21 +210,25 @@ def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_
 
 def test_the_note_loss_is_the_cross_entropy_of_the_memory_steps_noted_characters_alone(gui_tiny):
     """note: the reply's cross-entropy over the tokens that noted pointers' queries predict (each character of the
-    word or code a memory step notes from the notice, in its Thought and typed), and over no other token."""
+    word or code a memory step notes from the notice, in its Thought and typed) and the token that ends each such
+    run (the Thought's newline, the typed text's quote), and over no other token."""
     import torch.nn.functional as F
 
     examples, batch, _, stats = _losses_without_grad(gui_tiny, ((5, "episode"), (7, "memory"), (8, "memory")))
     with torch.no_grad():
         logits = gui_tiny.model(**batch.inputs, use_cache=False).logits
-    predicted, wanted, noted, typed = [], [], [], 0
+    predicted, wanted, noted, closing, typed = [], [], "", [], 0
     for b, ex in enumerate(examples):
-        for p in (p for p in ex.pointers if p.noted):
-            typed += not p.recalls
-            q = int(p.queries[0])
+        queries = sorted(int(p.queries[0]) for p in ex.pointers if p.noted)
+        typed += sum(not p.recalls for p in ex.pointers if p.noted)
+        ends = [q + 1 for q in queries if q + 1 not in queries]
+        for q in queries + ends:
             predicted.append(logits[b, q])
             wanted.append(int(batch.labels[b, q + 1]))
-            noted.append(gui_tiny.tokenizer.decode([wanted[-1]]))
-    assert len(wanted) >= 6 and typed >= 3 and all(c.isalnum() for c in noted), (noted, typed)
+        noted += gui_tiny.tokenizer.decode(batch.labels[b, [q + 1 for q in queries]])
+        closing += [gui_tiny.tokenizer.decode(batch.labels[b, q + 1]) for q in ends]
+    assert len(noted) >= 6 and noted.isalnum() and typed >= 3, (noted, typed)
+    assert set(closing) == {"\n", "'"}, closing
     assert examples[0].kind == "episode" and not any(p.recalls for p in examples[0].pointers)
     expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
     assert stats["note"] == pytest.approx(float(expected), rel=1e-4)

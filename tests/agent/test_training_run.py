@@ -177,7 +177,7 @@ def test_init_must_be_a_model_directory(tmp_path, capsys):
     assert "not a model directory" in capsys.readouterr().err
 
 
-def test_a_continuation_can_start_the_auxiliary_heads_of_the_run_it_continues(tmp_path, capsys):
+def test_a_continuation_can_start_the_auxiliary_heads_of_the_run_it_continues(tmp_path):
     """--init-heads RUN: the heads start from RUN's checkpoint, and only when that checkpoint holds the init model
     exactly (the export of RUN); heads fitted to another model are refused, as is the flag without --init."""
     from agent.cli import main
