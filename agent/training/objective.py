@@ -24,7 +24,8 @@
   ft2r's hop head named 25 of 27 held-out code digits by its own output (teacher-forced), yet the reply wrote 7 of
   them: the recall reaches the hop head's output and is lost on the way to the logits. With the Thought's characters
   alone (ft3n, ft2r + 700 steps) the Thought's digits rose to 53 of 60, but the typed digits, which copy them, fell
-  from 59 of 60 right given a right Thought to 41 of 60; with the typed ones too (ft4h, ft3n + 250 steps): 55 and 58.
+  from 59 of 60 right given a right Thought to 41 of 60; with the typed ones too (ft4h, ft3n + 250 steps): 55 and 58,
+  and with the token after each noted run too (ft5, ft4h + 500 steps): 60 and 60, held-out memory steps 32 of 32.
 * name: the ``read`` probe, applied to the hidden state of each coordinate pointer's query positions (the input of
   the coordinate layer), names the word on the target's cells. The pointer matches a query against keys; reading
   puts the word's identity on the cells (the keys), and this puts the same identity, in the same probe's basis, at
