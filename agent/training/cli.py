@@ -32,6 +32,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="with --init: start the auxiliary heads from the final checkpoint of RUN, the run that the "
                          "--init model was exported from (fresh heads pull the model toward random probes until "
                          "they fit). Default: fresh heads")
+    tr.add_argument("--mix", type=_mix, default=defaults.mix, metavar="G,E,M",
+                    help="relative weights of grounding, episode and memory steps in the curriculum's final mix "
+                         "(every step of an --init run). Default: 1,1,1 (thirds)")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -51,6 +54,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
 
 
+def _mix(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts) or not any(int(p) for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: want three ints >= 0, not all 0, as G,E,M (e.g. 2,1,1)")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
 def train_command(args: argparse.Namespace) -> int:
     if args.export is not None:
         return _export(args)
@@ -66,7 +76,7 @@ def train_command(args: argparse.Namespace) -> int:
         reading_steps = args.reading_steps if args.reading_steps is not None else (
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                          reading_steps=reading_steps, init=init, init_heads=args.init_heads,
+                          reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

@@ -12,19 +12,20 @@ reading alone reached 79% in 620 steps (8 minutes), so the pointers had nothing 
 Reading learns late and suddenly: gt10's phase sat at 0.30 of word cells (read loss ~1.2) until step ~350, then
 rose to 0.57 by step 600 (read loss 0.63); hence 600 steps. The position probes (``where``) join after the phase.
 Then screen density rises linearly from 0.1 to 1.0 over the first 60% of the remaining steps (few, large widgets
-first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to even thirds; each
-step draws one kind, so the examples of a batch have similar lengths. One in ``GLANCE_EVERY`` examples of a grounding
-step is a glance (`tasks.synthdesk.training.glance`: a memory step with its notice still on screen, as short as a
-grounding screen): nothing else teaches writing a word or code read off a screen, which every memory step needs.
+first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode, 1/4 memory) to the final mix (even
+thirds unless ``mix`` weighs the kinds otherwise); each step draws one kind, so the examples of a batch have similar
+lengths. One in ``GLANCE_EVERY`` examples of a grounding step is a glance (`tasks.synthdesk.training.glance`: a
+memory step with its notice still on screen, as short as a grounding screen): nothing else teaches writing a word
+or code read off a screen, which every memory step needs.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
-mix (full density, the kinds in thirds); a reading phase, if any, still comes first. Used to train a model further
-than a run's schedule went (gt18's curve was still rising at its last step). ``init_heads`` (``--init-heads RUN``)
-starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead: fresh heads are random
-probes, and until they fit, the losses read through them (``name``, ``carry``) pull the model toward them (ft4n, ft3n
-continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and ``note`` 0.27 -> 0.67 by
-step 38).
+mix (full density, the kinds as ``mix`` weighs them); a reading phase, if any, still comes first. Used to train a model
+further than a run's schedule went (gt18's curve was still rising at its last step). ``init_heads``
+(``--init-heads RUN``) starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead:
+fresh heads are random probes, and until they fit, the losses read through them (``name``, ``carry``) pull the
+model toward them (ft4n, ft3n continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and
+``note`` 0.27 -> 0.67 by step 38).
 
 Data parallel: ``procs`` processes (default 2, one CPU thread each) each draw their share of every step's examples
 (example ``b`` goes to process ``b // (batch / procs)``), run forward and backward on them, and average their
@@ -76,7 +77,8 @@ class TrainConfig:
     threads: torch CPU threads per process. init: a gui-tiny model directory (an export, e.g. the shipped
     ``agent/models/gui_tiny``) to continue training from (module docstring); None starts from seeded random
     weights. init_heads: the run directory whose final checkpoint ``init`` was exported from; its auxiliary heads
-    start this run's (module docstring). None: fresh heads."""
+    start this run's (module docstring). None: fresh heads. mix: relative weights of grounding, episode and memory
+    steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds."""
 
     out: Path
     steps: int = 1750
@@ -90,6 +92,7 @@ class TrainConfig:
     procs: int = 2
     init: Path | None = None
     init_heads: Path | None = None
+    mix: tuple[int, int, int] = (1, 1, 1)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs"):
@@ -108,6 +111,9 @@ class TrainConfig:
                                             or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
             raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "
                              "run that init was exported from)")
+        if (not isinstance(self.mix, tuple) or len(self.mix) != 3 or sum(self.mix) < 1
+                or any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in self.mix)):
+            raise ValueError(f"mix={self.mix!r} must be three ints >= 0 (grounding, episode, memory), not all 0")
         if self.batch % self.procs:
             raise ValueError(f"batch={self.batch} must be a multiple of procs={self.procs}: each process draws an "
                              "equal share of every step's examples")
@@ -133,8 +139,9 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
                 for b in share]
     progress = 1.0 if cfg.init is not None else (step - cfg.reading_steps) / (cfg.steps - cfg.reading_steps)
     density = min(1.0, 0.1 + 0.9 * progress / 0.6)
-    mix = min(1.0, progress / 0.6)
-    weights = [0.5 - mix / 6, 0.25 + mix / 12, 0.25 + mix / 12]  # grounding, episode, memory -> thirds
+    ramp = min(1.0, progress / 0.6)
+    final = [w / sum(cfg.mix) for w in cfg.mix]  # grounding, episode, memory: from 1/2, 1/4, 1/4 to the final mix
+    weights = [(1 - ramp) * start + ramp * end for start, end in zip((0.5, 0.25, 0.25), final)]
     kind = random.Random(f"{cfg.seed}:{step}:kind").choices(("grounding", "episode", "memory"), weights)[0]
     out = []
     for b in share:
@@ -190,9 +197,9 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     start = 0
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
-        # checkpoints from before data parallelism ran one process, and from before `init` (and `init_heads`) started
-        # from random weights (and fresh heads)
-        made = {"procs": "1", "init": "None", "init_heads": "None", **state["config"]}
+        # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
+        # from random weights (and fresh heads), and from before `mix` drew the kinds in thirds
+        made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")

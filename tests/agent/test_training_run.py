@@ -205,3 +205,32 @@ def test_a_continuation_can_start_the_auxiliary_heads_of_the_run_it_continues(tm
     assert main(["train", "--out", str(child), "--init", str(tmp_path / "parent-export"), "--init-heads", str(parent),
                  "--steps", "1", "--batch", "1", "--procs", "1", "--lr", "1e-6", "-q"]) == 0
     assert torch.load(child / "checkpoint.pt", weights_only=False)["config"]["init_heads"] == str(parent)
+
+
+def test_mix_weighs_the_kinds_of_the_final_mix_and_bad_mixes_are_refused(tmp_path, capsys):
+    """--mix G,E,M: the relative weights of grounding, episode and memory steps once the curriculum's ramp is done
+    (every step of an --init run). 1,0,0 draws grounding steps alone (a grounding step's glances are memory steps of
+    one screen), the default 1,1,1 all three kinds; a malformed mix is a usage error naming it."""
+    from agent.cli import main
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    shipped = packaged_dir("gui-tiny")
+    common = dict(steps=40, batch=4, reading_steps=0, procs=1, init=shipped)
+    processor = run_module._replica(TrainConfig(out=tmp_path / "r", **common))[0].processor
+
+    def kinds(mix):
+        cfg = TrainConfig(out=tmp_path / "r", mix=mix, **common)
+        return [(e.kind, e.input_ids.numel()) for step in range(12) for e in run_module._draw(cfg, step, processor)]
+
+    only_grounding = kinds((1, 0, 0))
+    assert {k for k, _ in only_grounding} == {"grounding", "memory"}
+    assert sum(k == "grounding" for k, _ in only_grounding) == 12 * 3  # GLANCE_EVERY 4: one glance per step
+    assert {k for k, _ in kinds((1, 1, 1))} == {"grounding", "episode", "memory"}
+    assert {k for k, _ in kinds((0, 1, 0))} == {"episode"}
+    for bad in ("1,1", "1,-1,1", "0,0,0", "a,b,c"):
+        with pytest.raises(SystemExit) as exited:
+            main(["train", "--out", str(tmp_path / "x"), "--mix", bad, "-q"])
+        assert exited.value.code == 2 and repr(bad) in capsys.readouterr().err
+    with pytest.raises(ValueError, match="mix="):
+        TrainConfig(out=tmp_path, mix=(0, 0, 0))
