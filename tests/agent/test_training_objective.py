@@ -232,3 +232,4 @@ def test_the_note_loss_is_the_cross_entropy_of_the_memory_steps_noted_characters
     assert examples[0].kind == "episode" and not any(p.recalls for p in examples[0].pointers)
     expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
     assert stats["note"] == pytest.approx(float(expected), rel=1e-4)
+    assert stats["note"] != pytest.approx(stats["reply"], rel=1e-2)

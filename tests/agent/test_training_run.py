@@ -221,13 +221,13 @@ def test_mix_weighs_the_kinds_of_the_final_mix_and_bad_mixes_are_refused(tmp_pat
 
     def kinds(mix):
         cfg = TrainConfig(out=tmp_path / "r", mix=mix, **common)
-        return [(e.kind, e.input_ids.numel()) for step in range(12) for e in run_module._draw(cfg, step, processor)]
+        return [e.kind for step in range(12) for e in run_module._draw(cfg, step, processor)]
 
     only_grounding = kinds((1, 0, 0))
-    assert {k for k, _ in only_grounding} == {"grounding", "memory"}
-    assert sum(k == "grounding" for k, _ in only_grounding) == 12 * 3  # GLANCE_EVERY 4: one glance per step
-    assert {k for k, _ in kinds((1, 1, 1))} == {"grounding", "episode", "memory"}
-    assert {k for k, _ in kinds((0, 1, 0))} == {"episode"}
+    assert set(only_grounding) == {"grounding", "memory"}
+    assert only_grounding.count("grounding") == 12 * 3  # GLANCE_EVERY 4: one glance per step
+    assert set(kinds((1, 1, 1))) == {"grounding", "episode", "memory"}
+    assert set(kinds((0, 1, 0))) == {"episode"}
     for bad in ("1,1", "1,-1,1", "0,0,0", "a,b,c"):
         with pytest.raises(SystemExit) as exited:
             main(["train", "--out", str(tmp_path / "x"), "--mix", bad, "-q"])
