@@ -177,4 +177,12 @@ def _synthdesk_kinds(run: dict[str, Any]) -> list[str]:
     for name, b in blocks:
         lines.append(f"| {name} | {b['steps']} | {_pct(b['step_accuracy'])} | {_pct(b['chance_step'])} "
                      f"| {b['tasks']} | {_pct(b['task_success'])} | {_pct(b['chance_task'])} |")
+    targets = m.get("grounding_by_target")  # absent from summaries written before it
+    if targets:
+        lines += ["", "grounding by target (role; on: its state marks it, e.g. an open menu's title; covered: a "
+                  "widget painted over it overlaps its box):", "", "| target | steps | right | step acc | chance |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, b in sorted(targets.items(), key=lambda item: (-item[1]["steps"], item[0])):
+            lines.append(f"| {name} | {b['steps']} | {b['correct_steps']} | {_pct(b['step_accuracy'])} "
+                         f"| {_pct(b['chance_step'])} |")
     return lines + [""]

@@ -427,6 +427,7 @@ class SynthdeskStep(_Sample):
         action_type: "click", "type", "hotkey" or "finished".
         bbox: click: the target widget's box, **xyxy screen pixels** (= model-image pixels), x2/y2 exclusive.
         point: click: the gold point (the box's integer centre), pixels. label: click: the target's label.
+        look: click: the target's role and marks (`tasks.synthdesk.app.look`: "menu on", "textfield covered").
         text: type: the text. key: hotkey: the key ("enter", "escape").
         memory: the right action depends on an earlier screenshot (a notice no longer shown).
         chance: probability that a uniformly random argument of the right action type is right.
@@ -442,6 +443,7 @@ class SynthdeskStep(_Sample):
     bbox: XyxyBox | None = None
     point: Point | None = None
     label: str | None = None
+    look: str | None = None
     text: str | None = None
     key: str | None = None
     memory: bool = False

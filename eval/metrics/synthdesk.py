@@ -39,7 +39,8 @@ class SynthdeskScore(ScoreRecord):
     task_id: the task's sample id; task_kind, template: the task's. step_idx: 0-based. gt_type / pred_type: gold
     and predicted action types (pred_type None when the reply did not parse). type_ok: the types match. correct:
     the step is right. xy: the predicted point (normalised), None for non-clicks. box: the gold box (screen
-    pixels, xyxy, exclusive ends). memory: the step needs an earlier screenshot. chance: see the module docstring.
+    pixels, xyxy, exclusive ends). look: a click's target role and marks (`tasks.synthdesk.app.look`), None for other
+    steps and records from before it. memory: the step needs an earlier screenshot. chance: see the module docstring.
     """
 
     task_id: str
@@ -52,6 +53,7 @@ class SynthdeskScore(ScoreRecord):
     correct: bool = False
     xy: Point | None = None
     box: Box | None = None
+    look: str | None = None
     memory: bool = False
     chance: float = 0.0
 
@@ -91,7 +93,8 @@ def score_step(task: SynthdeskTask, step: SynthdeskStep, parsed: ParsedOutput | 
         sample_id=step.sample_id, status=status, error=error, task_id=task.sample_id, task_kind=task.task_kind,
         template=task.template, step_idx=step.step_idx, gt_type=step.action_type, pred_type=predicted,
         type_ok=predicted == step.action_type, correct=parsed is not None and _right(step, parsed),
-        xy=action.xy if isinstance(action, Click) else None, box=step.bbox, memory=step.memory, chance=step.chance,
+        xy=action.xy if isinstance(action, Click) else None, box=step.bbox, look=step.look, memory=step.memory,
+        chance=step.chance,
     )
 
 
@@ -118,7 +121,8 @@ def _groups(rows: list[SynthdeskScore], key: str) -> dict[str, dict[str, Any]]:
 
 def summarize(records: Iterable[SynthdeskScore | Mapping[str, Any]]) -> dict[str, Any]:
     """`{"counts", "compat", "fixed"}` (the two variants are equal): the overall block, `by_kind`, `by_template`,
-    `by_action_type`, and `memory` (the memory steps alone), each with accuracies and their chance levels."""
+    `by_action_type`, `memory` (the memory steps alone) and `grounding_by_target` (the grounding steps by their
+    target's look: which widgets a model misses), each with accuracies and their chance levels."""
     rows = read_records(SynthdeskScore, records)
     scored = [r for r in rows if r.status != "skipped"]
     counts = count_statuses(rows)
@@ -129,5 +133,6 @@ def summarize(records: Iterable[SynthdeskScore | Mapping[str, Any]]) -> dict[str
         "memory": _block([r for r in scored if r.memory]),
         "by_template": _groups(scored, "template"),
         "by_action_type": _groups(scored, "gt_type"),
+        "grounding_by_target": _groups([r for r in scored if r.task_kind == "grounding" and r.look], "look"),
     }
     return {"counts": counts, "compat": variant, "fixed": variant}

@@ -37,7 +37,7 @@ from tasks.synthdesk.spec import AppSpec, cells_for
 from tasks.synthdesk.vocab import CANCEL, CELL, DELETE, OK, READY, SEARCH
 from tasks.synthdesk.widgets import Box, Screen, Widget, box_contains
 
-__all__ = ["AppState", "Click", "Dialog", "Event", "Goal", "Key", "TypeText", "events_for", "hit"]
+__all__ = ["AppState", "Click", "Dialog", "Event", "Goal", "Key", "TypeText", "events_for", "hit", "look"]
 
 MAX_TEXT = 16
 """Characters a text field holds; typing more is ignored."""
@@ -298,6 +298,19 @@ def hit(widgets: tuple[Widget, ...], x: float, y: float) -> Widget | None:
         if box_contains(w.box, x, y):
             return w
     return None
+
+
+def look(widgets: tuple[Widget, ...], target: Widget) -> str:
+    """How `target` appears among `widgets` (paint order): its role, then "on" when its state marks it (an open menu's
+    title, a selected list item, a checked box, a focused field, a dialog's default button: the menu, item and button
+    are drawn inverted, white on the accent colour), then "covered" when a widget painted after it overlaps its box
+    (an open menu's panel, a dialog, a notice cuts its label). E.g. "menu on", "textfield covered", "button"."""
+    at = max((i for i, w in enumerate(widgets) if w.key == target.key), default=None)
+    if at is None:
+        raise ValueError(f"{target.key!r} is not among the widgets")
+    x1, y1, x2, y2 = target.box
+    covered = any(w.box[0] < x2 and x1 < w.box[2] and w.box[1] < y2 and y1 < w.box[3] for w in widgets[at + 1:])
+    return " ".join([target.role] + ["on"] * target.on + ["covered"] * covered)
 
 
 def toast_box(spec: AppSpec, text: str) -> Box:

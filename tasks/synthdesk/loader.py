@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tasks.dataset import Dataset, Entry, as_path
 from tasks.schema import SkippedSample, SynthdeskStep, SynthdeskTask
+from tasks.synthdesk.app import look
 from tasks.synthdesk.episodes import KINDS, Episode, GoldStep, Kind
 from tasks.synthdesk.generate import Split, fingerprint, generate
 
@@ -78,7 +79,8 @@ def _step(step: GoldStep, sid: str, i: int, path: Path) -> SynthdeskStep:
     return SynthdeskStep(
         sample_id=sid, step_idx=i, image=path, image_size=step.state.spec.size, action_type=step.action,
         bbox=target.box if target is not None else None, point=target.click_point if target is not None else None,
-        label=target.label if target is not None else None, text=step.text if step.action == "type" else None,
+        label=target.label if target is not None else None,
+        look=look(step.state.layout(), target) if target is not None else None, text=step.text if step.action == "type" else None,
         key=step.key or None, memory=step.memory, chance=step.chance, reply=step.reply,
     )
 

@@ -30,8 +30,9 @@ teaches reading a word or code off the screen and writing it, which the memory s
 
 `inverted(rng, density=None) -> TrainEpisode` is another: a grounding task of the train split whose target is drawn
 in inverted colours (a white label on the accent colour): the title of the open menu, the selected list item or a
-dialog's default button. Such targets are 2 to 5% of grounding tasks, and ft5 clicked none of 9 held-out open menu titles (teacher-forced), while
-it clicked 96% of the closed ones: the inverted look and the state ("its menu is open") were too rare as targets.
+dialog's default button. Such targets are 2 to 5% of grounding tasks, and ft5 clicked none of 9 held-out open menu
+titles (teacher-forced), while it clicked 96% of the closed ones: the inverted look and the state ("its menu is
+open") were too rare as targets.
 
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and

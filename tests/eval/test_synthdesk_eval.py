@@ -44,6 +44,12 @@ def test_gold_replies_score_every_step_and_task_right(tmp_path: Path) -> None:
     assert 0 < m["memory"]["chance_step"] < 1
     report = (tmp_path / "out/summary.md").read_text()
     assert "| memory steps | 3 | 100.00 |" in report and "accuracy by task kind" in report
+    looks = [s.look for t in gold if t.task_kind == "grounding" for s in t.steps]
+    by_target = m["grounding_by_target"]  # the grounding steps by their target's look, nothing else
+    assert sum(b["steps"] for b in by_target.values()) == len(looks) == 3 and set(by_target) == set(looks)
+    assert all(look.split()[0] in ("menu", "menuitem", "listitem", "button", "checkbox", "textfield", "icon")
+               for look in looks)
+    assert "grounding by target" in report and f"| {looks[0]} |" in report
     for task in gold:  # the screenshots the runner read are the renders, pixel for pixel
         step = task.steps[-1]
         assert Image.open(step.image).tobytes() == _render(task, step).tobytes()
@@ -131,3 +137,18 @@ def test_tiny_random_model_runs_through_engine_and_kv_session(tmp_path: Path) ->
     compressed = next(r for r in summary["runs"] if r["run"] == "gui_kv@20")["cost"]
     assert compressed["kv_entries_mean"] < full["kv_entries_mean"]
     assert read_rows(tmp_path / "out") == rows
+
+
+def test_a_targets_look_names_its_role_its_mark_and_what_covers_it() -> None:
+    from tasks.synthdesk.app import look
+    from tasks.synthdesk.widgets import Widget
+
+    field = Widget("textfield", "Search", (56, 112, 168, 140), key="field:Search", interactive=True)
+    title = Widget("menu", "Sports", (112, 0, 196, 28), key="menu:Sports", interactive=True, on=True)
+    panel = Widget("dropdown", "", (112, 28, 200, 140), key="dropdown")  # painted after the field: over its end
+    button = Widget("button", "Save", (300, 200, 380, 228), key="button:Save", interactive=True)
+    widgets = (field, title, button, panel)
+    assert [look(widgets, w) for w in (field, title, button)] == ["textfield covered", "menu on", "button"]
+    assert look((panel, field), field) == "textfield"  # a panel painted before it covers nothing
+    with pytest.raises(ValueError, match="button:Save"):
+        look((field,), button)
