@@ -35,9 +35,6 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--mix", type=_mix, default=defaults.mix, metavar="G,E,M",
                     help="relative weights of grounding, episode and memory steps in the curriculum's final mix "
                          "(every step of an --init run). Default: 1,1,1 (thirds)")
-    tr.add_argument("--inverted-every", type=int, default=defaults.inverted_every, metavar="K",
-                    help="one example in K of a grounding step has a target drawn inverted (an open menu's title, a "
-                         f"selected list item); 0: none. Default: {defaults.inverted_every}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -80,8 +77,7 @@ def train_command(args: argparse.Namespace) -> int:
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
-                          inverted_every=args.inverted_every, threads=args.threads, procs=args.procs,
-                          checkpoint_every=args.checkpoint_every)
+                          threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -16,9 +16,7 @@ first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode,
 thirds unless ``mix`` weighs the kinds otherwise); each step draws one kind, so the examples of a batch have similar
 lengths. One in ``GLANCE_EVERY`` examples of a grounding step is a glance (`tasks.synthdesk.training.glance`: a
 memory step with its notice still on screen, as short as a grounding screen): nothing else teaches writing a word
-or code read off a screen, which every memory step needs. One in ``inverted_every`` (after the reading phase) is a
-grounding task whose target is drawn inverted (`tasks.synthdesk.training.inverted`: an open menu's title, a
-selected list item), a look too rare among targets for ft5 to learn (none of 9 held-out open menu titles clicked).
+or code read off a screen, which every memory step needs.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
@@ -80,9 +78,7 @@ class TrainConfig:
     ``agent/models/gui_tiny``) to continue training from (module docstring); None starts from seeded random
     weights. init_heads: the run directory whose final checkpoint ``init`` was exported from; its auxiliary heads
     start this run's (module docstring). None: fresh heads. mix: relative weights of grounding, episode and memory
-    steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds. inverted_every: one
-    example in this many of a grounding step (after the reading phase) has an inverted target (module docstring);
-    0: none."""
+    steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds."""
 
     out: Path
     steps: int = 1750
@@ -97,15 +93,13 @@ class TrainConfig:
     init: Path | None = None
     init_heads: Path | None = None
     mix: tuple[int, int, int] = (1, 1, 1)
-    inverted_every: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs",
-                     "inverted_every"):
+        for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs"):
             value = getattr(self, name)
-            least = 0 if name in ("warmup", "reading_steps", "inverted_every") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name}={value!r} must be an int >= {least}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < (
+                    0 if name in ("warmup", "reading_steps") else 1):
+                raise ValueError(f"{name}={value!r} must be a positive int")
         if self.reading_steps >= self.steps:
             raise ValueError(f"reading_steps={self.reading_steps} leaves none of the {self.steps} steps to the tasks")
         if not self.lr > 0:
@@ -154,13 +148,7 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
         rng = random.Random(f"{cfg.seed}:{step}:{b}")
         d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
         glance = kind == "grounding" and b % GLANCE_EVERY == GLANCE_EVERY - 1
-        inverted = kind == "grounding" and cfg.inverted_every > 0 and b % cfg.inverted_every == 1
-        if glance:
-            task = synthdesk.glance(rng, density=d)
-        elif inverted:
-            task = synthdesk.inverted(rng, density=d)
-        else:
-            task = synthdesk.episode(rng, kind, density=d)
+        task = synthdesk.glance(rng, density=d) if glance else synthdesk.episode(rng, kind, density=d)
         out.append(encode_episode(task, processor))
     return out
 
@@ -210,10 +198,8 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
-        # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
-        # `inverted_every` drew inverted targets
-        made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "inverted_every": "0",
-                **state["config"]}
+        # from random weights (and fresh heads), and from before `mix` drew the kinds in thirds
+        made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
