@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=None,
                     help="synthdesk only: seed of the held-out tasks it generates (disjoint from training ones). "
                          "Default: 0")
+    ev.add_argument("--kind", choices=("grounding", "episode", "memory"), default=None,
+                    help="synthdesk only: score the tasks of this kind alone, the same tasks and ids as in the mixed "
+                         "set (--kind grounding --limit 96: 96 grounding screens). Default: all three kinds in turn")
     _add_common(ev, method_list=True, out_default="runs/eval/<benchmark>_<model>_<context>",
                 frames_default="5, the reference's image_slots (AgentNetBench and synthdesk)")
     ev.add_argument("--budget", default=None,

@@ -31,6 +31,7 @@ def resolve_out(config: EvalConfig, out: str | None, *, shard_from_launcher: boo
     """The output directory: `--out` or the default named from the config; a shard assigned by the launcher (or
     given without --out) writes into its own `shard-I-of-N` sub-directory, so ranks never share a file."""
     name = config.benchmark if config.seed is None else f"{config.benchmark}-s{config.seed}"
+    name += f"-{config.kind}" if config.kind is not None else ""
     base = Path(out) if out else default_out(name, config.model, config.context)
     if config.shard is not None and (shard_from_launcher or out is None):
         return base / f"shard-{config.shard.index}-of-{config.shard.count}"
@@ -53,7 +54,7 @@ def eval_command(args: argparse.Namespace) -> int:
             min_pixels=args.min_pixels, max_pixels=args.max_pixels, limit=args.limit,
             shard=args.shard if args.shard is not None else launcher_shard, skip_missing=args.skip_missing,
             trust_remote_code=args.trust_remote_code, trust_remote_tokenizer=args.trust_remote_tokenizer,
-            seed=args.seed,
+            seed=args.seed, kind=args.kind,
             endpoint=args.endpoint, family=args.family,
         )
         client = _client_options(args)

@@ -150,6 +150,7 @@ class EvalConfig(BaseModel):
     trust_remote_code: bool = False
     trust_remote_tokenizer: bool = False
     seed: int | None = Field(None, ge=0)
+    kind: Literal["grounding", "episode", "memory"] | None = None
     endpoint: str | None = None
     family: Literal["uitars", "opencua"] | None = None
 
@@ -226,13 +227,15 @@ class EvalConfig(BaseModel):
     def _seed(self) -> "EvalConfig":
         if self.seed is not None and self.benchmark != "synthdesk":
             raise ValueError(f"seed={self.seed} is for synthdesk only, not {self.benchmark}")
+        if self.kind is not None and self.benchmark != "synthdesk":
+            raise ValueError(f"kind={self.kind} is for synthdesk only, not {self.benchmark}")
         return self
 
     def loader_options(self) -> dict[str, Any]:
-        """Extra options of `tasks.load` for this benchmark: synthdesk's seed and size, nothing elsewhere."""
+        """Extra options of `tasks.load` for this benchmark: synthdesk's seed, size and kind, nothing elsewhere."""
         if self.benchmark != "synthdesk":
             return {}
-        return {"seed": self.seed or 0, "size": self.limit or SYNTHDESK_SIZE}
+        return {"seed": self.seed or 0, "size": self.limit or SYNTHDESK_SIZE, "kind": self.kind}
 
     @model_validator(mode="after")
     def _endpoint_rules(self) -> "EvalConfig":

@@ -37,9 +37,10 @@ def sample_id(index: int) -> str:
 
 
 def load(data: str | Path | None = None, images: str | Path = "runs/synthdesk", *, seed: int = 0,
-         size: int = DEFAULT_SIZE, split: Split = "heldout", check_images: bool = True,
+         size: int = DEFAULT_SIZE, split: Split = "heldout", kind: Kind | None = None, check_images: bool = True,
          skip_missing: bool = False) -> Dataset[SynthdeskTask]:
-    """The first `size` tasks of `split` under `seed`.
+    """The first `size` tasks of `split` under `seed`; with `kind`, the first `size` of that kind alone: the samples
+    of that kind in the same order, with the same ids and tasks (`kind="grounding", size=2`: 00000 and 00003).
 
     data: unused (synthdesk reads no annotation file; the argument keeps the loaders' common signature).
     images: where the screenshots are written (default `runs/synthdesk`).
@@ -48,9 +49,11 @@ def load(data: str | Path | None = None, images: str | Path = "runs/synthdesk", 
     """
     if size < 0:
         raise ValueError(f"size={size!r} must be >= 0")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind={kind!r} is not one of {KINDS}")
     folder = as_path(images, "images") / f"{split}-s{seed}"
-    entries = [Entry(sample_id(i), functools.partial(_build, folder, split, seed, i, check_images))
-               for i in range(size)]
+    indices = range(size) if kind is None else range(KINDS.index(kind), len(KINDS) * size, len(KINDS))
+    entries = [Entry(sample_id(i), functools.partial(_build, folder, split, seed, i, check_images)) for i in indices]
     return Dataset("synthdesk", entries)
 
 

@@ -119,6 +119,31 @@ def test_cli_scores_synthdesk_by_seed(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "seed=2 is for synthdesk only" in capsys.readouterr().err
 
 
+def test_kind_scores_one_kind_alone_with_the_tasks_and_ids_of_the_mixed_set(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    mixed = list(tasks.load("synthdesk", None, tmp_path / "x", seed=2, size=12, check_images=False))
+    grounding = list(tasks.load("synthdesk", None, tmp_path / "x", seed=2, size=4, kind="grounding",
+                                check_images=False))
+    assert [t.sample_id for t in grounding] == ["00000-grounding", "00003-grounding", "00006-grounding",
+                                                "00009-grounding"]
+    assert grounding == [t for t in mixed if t.task_kind == "grounding"]
+    with pytest.raises(ValueError, match="kind='click'"):
+        tasks.load("synthdesk", None, tmp_path / "x", size=1, kind="click")
+    memory = list(tasks.load("synthdesk", None, tmp_path / "x", seed=2, size=2, kind="memory", check_images=False))
+    script = write_script(tmp_path, [s.reply for t in memory for s in t.steps])
+    assert main(["eval", "synthdesk", "--seed", "2", "--kind", "memory", "--limit", "2", "--model", script, "-q"]) == 0
+    (out,) = (tmp_path / "runs/eval").glob("synthdesk-s2-memory_*_incremental")  # its own default folder
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(run_metrics(summary)["compat"]["by_kind"]) == {"memory"}
+    assert run_metrics(summary)["compat"]["task_success"] == 1.0
+    assert [json.loads(line)["sample_id"] for line in (out / "results.jsonl").read_text().splitlines()] == \
+        ["00002-memory", "00005-memory"]
+    capsys.readouterr()
+    assert main(["eval", "mind2web", "--kind", "memory", "--data", ".", "--images", ".", "--model", script]) == 2
+    assert "kind=memory is for synthdesk only" in capsys.readouterr().err
+
+
 def test_tiny_random_model_runs_through_engine_and_kv_session(tmp_path: Path) -> None:
     summary, rows = replay(tmp_path / "out", benchmark="synthdesk", images=tmp_path / "img", seed=SEED, limit=3,
                            model="tiny", methods=("gui_kv", "full"), budgets=(20.0,), max_new_tokens=6)
