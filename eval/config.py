@@ -224,7 +224,7 @@ class EvalConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _seed(self) -> "EvalConfig":
+    def _synthdesk_options(self) -> "EvalConfig":
         if self.seed is not None and self.benchmark != "synthdesk":
             raise ValueError(f"seed={self.seed} is for synthdesk only, not {self.benchmark}")
         if self.kind is not None and self.benchmark != "synthdesk":

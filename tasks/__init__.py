@@ -45,7 +45,7 @@ LOADERS: dict[str, Callable[..., Dataset[Any]]] = {
     "synthdesk": synthdesk.load,
 }
 """Benchmark name -> loader. Each loader is `load(data, images, **options) -> Dataset`. synthdesk generates its
-tasks (options `seed`, `size`, `split`) and writes their screenshots under `images`; it reads no `data`."""
+tasks (options `seed`, `size`, `split`, `kind`) and writes their screenshots under `images`; it reads no `data`."""
 
 
 def load(name: str, data: str | Path, images: str | Path, **options: Any) -> Dataset[Any]:
