@@ -35,6 +35,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--mix", type=_mix, default=defaults.mix, metavar="G,E,M",
                     help="relative weights of grounding, episode and memory steps in the curriculum's final mix "
                          "(every step of an --init run). Default: 1,1,1 (thirds)")
+    tr.add_argument("--lm-layers", type=int, default=None,
+                    help="LM layers (at least 3). With --init, more than the model's own deepens it: new layers "
+                         "start by writing nothing, so training starts from its exact outputs. Default: "
+                         f"{defaults.lm_layers}, or the --init model's")
+    tr.add_argument("--vision-depth", type=int, default=None,
+                    help="vision blocks, the last one full-attention (with --init: as --lm-layers). Default: "
+                         f"{defaults.vision_depth}, or the --init model's")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -77,6 +84,7 @@ def train_command(args: argparse.Namespace) -> int:
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
+                          lm_layers=args.lm_layers, vision_depth=args.vision_depth,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

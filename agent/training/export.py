@@ -11,7 +11,8 @@
 | `guikv_model.json` | what transformers' files cannot say: family "uitars", prompt set "synthdesk" |
 | `README.md` | the model card: training data, command, seed, steps, time, figures (`card_facts`), limits |
 
-Why float32: the model has ~4.2M parameters, so float32 is ~17 MB, well under the 30 MB cap; it is the dtype it was
+Why float32: the model has ~4.2M parameters (5.9M with 6 LM layers and 3 vision blocks), so float32 is ~17 MB
+(~24 MB), under the 30 MB cap; it is the dtype it was
 trained in and the one the CPU path runs (`agent.models.load` picks float32 on CPU), so the exported model gives
 bit-identical logits to the checkpoint. bf16 would halve the file but round every weight, and CPU bf16 matmuls are
 slower, not faster.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,7 +67,7 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not isinstance(state.get("model"), Mapping):
         raise ValueError(f"{checkpoint_path}: not a gui-tiny checkpoint (expected a dict with a 'model' state_dict)")
-    bundle = build_gui_tiny()
+    bundle = build_gui_tiny(lm_layers=_count(state["model"], _LM_LAYERS), vision_depth=_count(state["model"], _BLOCKS))
     try:
         bundle.model.load_state_dict(state["model"])
     except RuntimeError as e:  # missing, unexpected or mis-shaped keys
@@ -97,6 +99,15 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     logger.info("exported %s (step %s) to %s: %s is %.1f MB", checkpoint_path, state.get("step", "?"), out_dir,
                 WEIGHTS_FILE, size / 1e6)
     return out_dir
+
+
+_LM_LAYERS, _BLOCKS = re.compile(r"model\.language_model\.layers\.(\d+)\."), re.compile(r"model\.visual\.blocks\.(\d+)\.")
+
+
+def _count(weights: Mapping[str, Any], block: re.Pattern) -> int | None:
+    """How many blocks of the stack that ``block`` matches ``weights`` holds (None: none, the default depth)."""
+    found = [int(m.group(1)) for name in weights if (m := block.match(name))]
+    return max(found) + 1 if found else None
 
 
 def _record_pixel_limits(path: Path) -> None:

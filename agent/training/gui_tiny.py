@@ -6,6 +6,8 @@ Sizes (why): synthdesk screens are 420x308 to 504x364 px, multiples of the 28 px
 tokens. A 4-layer, 256-wide LM (4 query / 2 KV heads, head_dim 64, mRoPE sections [8, 12, 12], rope_theta 1e4
 because the contexts are short) and a 2-block, 128-wide vision tower (a windowed block, then a full-attention one)
 keep a 6-screenshot training example to about a second on one CPU core; 4.16M parameters, ~17 MB in float32.
+Deeper variants (``lm_layers``, ``vision_depth``) keep the widths; the vision tower's last block is its
+full-attention one. `agent.training.grow` deepens a trained one without changing its outputs.
 
 The tokenizer is the project's byte-level one with the real Qwen2.5-VL special tokens (`agent.models.tokenizer`).
 """
@@ -18,7 +20,7 @@ from typing import Any
 from agent.models.processing import MIN_PIXELS, Qwen2_5_VLPilProcessor, build_image_processor
 from agent.models.tiny import TinyBundle, build_tiny_uitars
 
-__all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "build_gui_tiny"]
+__all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "build_gui_tiny", "sizes_of"]
 
 GUI_TINY_MAX_PIXELS = 504 * 364  # the largest synthdesk screen: every synthdesk screen is its own model image
 GUI_TINY_TEXT: dict[str, Any] = dict(
@@ -46,11 +48,20 @@ GUI_TINY_VISION: dict[str, Any] = dict(
 INIT_STD = 0.02
 
 
-def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa") -> TinyBundle:
-    """An untrained gui-tiny (random weights drawn from ``seed``) with its tokenizer and processor."""
-    bundle = build_tiny_uitars(seed, attn_implementation, text=GUI_TINY_TEXT, vision=GUI_TINY_VISION,
-                               init_std=INIT_STD)
+def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa", *, lm_layers: int | None = None,
+                   vision_depth: int | None = None) -> TinyBundle:
+    """An untrained gui-tiny (random weights drawn from ``seed``) with its tokenizer and processor; ``lm_layers`` /
+    ``vision_depth`` replace the 4 LM layers / 2 vision blocks."""
+    text = dict(GUI_TINY_TEXT, num_hidden_layers=lm_layers or GUI_TINY_TEXT["num_hidden_layers"])
+    depth = vision_depth or GUI_TINY_VISION["depth"]
+    vision = dict(GUI_TINY_VISION, depth=depth, fullatt_block_indexes=[depth - 1])
+    bundle = build_tiny_uitars(seed, attn_implementation, text=text, vision=vision, init_std=INIT_STD)
     processor = Qwen2_5_VLPilProcessor(
         image_processor=build_image_processor(MIN_PIXELS, GUI_TINY_MAX_PIXELS), tokenizer=bundle.tokenizer
     )
     return dataclasses.replace(bundle, processor=processor, name="gui-tiny", prompt_set="synthdesk")
+
+
+def sizes_of(model: Any) -> tuple[int, int]:
+    """(LM layers, vision blocks) of a gui-tiny model."""
+    return model.config.get_text_config().num_hidden_layers, model.config.vision_config.depth

@@ -49,7 +49,7 @@ from agent.training.examples import CELL_CLASSES, MAX_COLS, MAX_ROWS, OTHER, POI
 
 __all__ = ["AuxHeads", "Batch", "Landing", "collate", "compute_losses", "LOSS_WEIGHTS", "AUX_LAYER"]
 
-AUX_LAYER = 2  # hidden_states index: the output of LM layer 1
+AUX_LAYER = -3  # hidden_states index: the output of the "hop" layer (LM layer 1 of 4), whatever the depth
 LOSS_WEIGHTS = {"reply": 1.0, "read": 1.0, "where": 0.5, "digits": 0.5, "name": 0.5, "point": 1.0, "copy": 1.0,
                 "recall": 1.0, "carry": 0.5, "spell": 1.0, "note": 1.0}
 

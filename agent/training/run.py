@@ -21,8 +21,10 @@ or code read off a screen, which every memory step needs.
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
 mix (full density, the kinds as ``mix`` weighs them); a reading phase, if any, still comes first. Used to train a model
-further than a run's schedule went (gt18's curve was still rising at its last step). ``init_heads``
-(``--init-heads RUN``) starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead:
+further than a run's schedule went (gt18's curve was still rising at its last step). A continuation may be deeper
+than ``init`` (``lm_layers``, ``vision_depth``): `agent.training.grow.deepen` inserts layers that start by writing
+nothing, so the run starts from exactly ``init``'s outputs with more capacity. ``init_heads`` (``--init-heads RUN``)
+starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead:
 fresh heads are random probes, and until they fit, the losses read through them (``name``, ``carry``) pull the
 model toward them (ft4n, ft3n continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and
 ``note`` 0.27 -> 0.67 by step 38).
@@ -40,6 +42,7 @@ from one process's; a run is reproducible for a given ``procs``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -55,7 +58,9 @@ import torch
 import torch.distributed as dist
 
 from agent.training.examples import encode_episode
-from agent.training.gui_tiny import build_gui_tiny
+from agent.training.examples import POINTER_LAYERS
+from agent.training.grow import deepen
+from agent.training.gui_tiny import GUI_TINY_TEXT, GUI_TINY_VISION, build_gui_tiny, sizes_of
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
 from tasks.synthdesk import training as synthdesk
 
@@ -78,7 +83,9 @@ class TrainConfig:
     ``agent/models/gui_tiny``) to continue training from (module docstring); None starts from seeded random
     weights. init_heads: the run directory whose final checkpoint ``init`` was exported from; its auxiliary heads
     start this run's (module docstring). None: fresh heads. mix: relative weights of grounding, episode and memory
-    steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds."""
+    steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds. lm_layers /
+    vision_depth: LM layers (at least 3: the pointer losses supervise the last three) and vision blocks; None:
+    ``init``'s own, or gui-tiny's 4 and 2. With ``init``, at least its own (more deepens it, module docstring)."""
 
     out: Path
     steps: int = 1750
@@ -93,9 +100,20 @@ class TrainConfig:
     init: Path | None = None
     init_heads: Path | None = None
     mix: tuple[int, int, int] = (1, 1, 1)
+    lm_layers: int | None = None
+    vision_depth: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs"):
+        if self.init is not None and not (Path(self.init) / "config.json").is_file():
+            raise ValueError(f"init={self.init}: not a model directory (no config.json); give an exported gui-tiny "
+                             "directory such as agent/models/gui_tiny")
+        own = _config_sizes(Path(self.init)) if self.init is not None else (GUI_TINY_TEXT["num_hidden_layers"],
+                                                                            GUI_TINY_VISION["depth"])
+        for name, size in zip(("lm_layers", "vision_depth"), own):
+            if getattr(self, name) is None:  # frozen: the resolved size is what the checkpoint records
+                object.__setattr__(self, name, size)
+        for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs", "lm_layers",
+                     "vision_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (
                     0 if name in ("warmup", "reading_steps") else 1):
@@ -104,9 +122,6 @@ class TrainConfig:
             raise ValueError(f"reading_steps={self.reading_steps} leaves none of the {self.steps} steps to the tasks")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
-        if self.init is not None and not (Path(self.init) / "config.json").is_file():
-            raise ValueError(f"init={self.init}: not a model directory (no config.json); give an exported gui-tiny "
-                             "directory such as agent/models/gui_tiny")
         if self.init_heads is not None and (self.init is None
                                             or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
             raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "
@@ -114,6 +129,13 @@ class TrainConfig:
         if (not isinstance(self.mix, tuple) or len(self.mix) != 3 or sum(self.mix) < 1
                 or any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in self.mix)):
             raise ValueError(f"mix={self.mix!r} must be three ints >= 0 (grounding, episode, memory), not all 0")
+        if self.lm_layers < len(POINTER_LAYERS):
+            raise ValueError(f"lm_layers={self.lm_layers}: the pointer losses supervise the last {len(POINTER_LAYERS)} "
+                             "LM layers; give at least that many")
+        if self.init is not None and (self.lm_layers < own[0] or self.vision_depth < own[1]):
+            raise ValueError(f"lm_layers={self.lm_layers}, vision_depth={self.vision_depth}: init={self.init} has "
+                             f"{own[0]} LM layers and {own[1]} vision blocks; a continuation can add layers, not "
+                             "remove them")
         if self.batch % self.procs:
             raise ValueError(f"batch={self.batch} must be a multiple of procs={self.procs}: each process draws an "
                              "equal share of every step's examples")
@@ -198,8 +220,10 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
-        # from random weights (and fresh heads), and from before `mix` drew the kinds in thirds
-        made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", **state["config"]}
+        # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
+        # `lm_layers`/`vision_depth` had the default sizes
+        made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
+                "vision_depth": "2", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -238,17 +262,33 @@ def _run_process(rank: int, cfg: TrainConfig, start: int, progress: bool, port: 
 
 def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
     """The seeded starting point of every process: gui-tiny (in train mode), the auxiliary heads and their AdamW."""
-    bundle = build_gui_tiny(cfg.seed)
-    if cfg.init is not None:
+    if cfg.init is None:
+        bundle = build_gui_tiny(cfg.seed, lm_layers=cfg.lm_layers, vision_depth=cfg.vision_depth)
+    else:
+        lm_layers, vision_depth = _config_sizes(cfg.init)
+        bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth)
         bundle.model.load_state_dict(_trained_weights(cfg.init))
-    bundle.model.train()
     with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
         torch.manual_seed(cfg.seed)
         heads = AuxHeads(bundle.model.config.get_text_config().hidden_size)
     if cfg.init_heads is not None:
         heads.load_state_dict(_fitted_heads(cfg.init_heads, bundle.model))
+    if sizes_of(bundle.model) != (cfg.lm_layers, cfg.vision_depth):  # after the heads' check: it compares with init
+        bundle = dataclasses.replace(bundle, model=deepen(bundle.model, cfg.lm_layers, cfg.vision_depth, cfg.seed))
+    bundle.model.train()
     params = list(bundle.model.parameters()) + list(heads.parameters())
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+
+
+def _config_sizes(directory: Path) -> tuple[int, int]:
+    """(LM layers, vision blocks) that the model directory's config.json declares; ValueError if it does not."""
+    path = Path(directory) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        return int(config["text_config"]["num_hidden_layers"]), int(config["vision_config"]["depth"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a Qwen2.5-VL config (text_config.num_hidden_layers, vision_config.depth): "
+                         f"{e!r}") from e
 
 
 def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:

@@ -1,0 +1,58 @@
+"""Deepen a trained gui-tiny without changing what it computes: new residual blocks that write nothing yet.
+
+`deepen(model, lm_layers, vision_depth, seed)` returns a new gui-tiny with ``lm_layers`` LM layers and
+``vision_depth`` vision blocks. The trained layers keep their weights and the new ones go right after the first LM
+layer (the first vision block), so that the layers the training losses name from the end (`examples.POINTER_LAYERS`,
+`objective.AUX_LAYER`) and the full-attention vision block (the last) stay the trained ones. A new block's input
+side (norms, q/k/v, MLP gate and up) is drawn from ``seed`` as a fresh gui-tiny's is, and its output projections
+(attention ``o_proj`` / ``proj``, MLP ``down_proj``, with their biases) are zero: the block adds nothing to the
+residual stream, so the deepened model's logits equal the trained one's, while its output projections get gradients
+from the first step (their inputs, the block's activations, are not zero). Zero on both sides would train neither.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from agent.training.gui_tiny import build_gui_tiny, sizes_of
+
+__all__ = ["deepen"]
+
+_BLOCK = re.compile(r"(model\.language_model\.layers\.|model\.visual\.blocks\.)(\d+)\.(.*)")
+_OUTPUTS = ("self_attn.o_proj.", "mlp.down_proj.", "attn.proj.")
+
+
+def _sources(old: int, new: int) -> list[int | None]:
+    """For each block of the deepened stack, the trained block it copies (None: a new one), new ones after the
+    first."""
+    return [0] + [None] * (new - old) + list(range(1, old))
+
+
+def deepen(model: nn.Module, lm_layers: int, vision_depth: int, seed: int = 0) -> nn.Module:
+    """A gui-tiny of ``lm_layers`` LM layers and ``vision_depth`` vision blocks that computes what the gui-tiny
+    ``model`` computes (module docstring). ValueError if that would remove layers or blocks."""
+    old_lm, old_vision = sizes_of(model)
+    if lm_layers < old_lm or vision_depth < old_vision:
+        raise ValueError(f"a model of {old_lm} LM layers and {old_vision} vision blocks cannot be deepened to "
+                         f"{lm_layers} and {vision_depth}: layers are added, never removed")
+    grown = build_gui_tiny(seed, model.config._attn_implementation, lm_layers=lm_layers,
+                           vision_depth=vision_depth).model
+    trained, state = model.state_dict(), grown.state_dict()
+    sources = {"model.language_model.layers.": _sources(old_lm, lm_layers),
+               "model.visual.blocks.": _sources(old_vision, vision_depth)}
+    for name in state:
+        block = _BLOCK.fullmatch(name)
+        if block is None:  # embeddings, final norm, lm_head, patch embedding, merger
+            state[name] = trained[name]
+            continue
+        stack, index, rest = block.group(1), int(block.group(2)), block.group(3)
+        source = sources[stack][index]
+        if source is not None:
+            state[name] = trained[f"{stack}{source}.{rest}"]
+        elif rest.startswith(_OUTPUTS):
+            state[name] = torch.zeros_like(state[name])
+    grown.load_state_dict(state)  # copies: the deepened model shares no storage with ``model``
+    return grown.to(next(model.parameters()).dtype)

@@ -1,0 +1,114 @@
+"""Deepening a trained gui-tiny (`agent.training.grow`): the same outputs, new layers that can learn, and a
+continuation that trains and exports the deeper model."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from agent.training.examples import encode_episode
+from agent.training.grow import deepen
+from agent.training.gui_tiny import build_gui_tiny, sizes_of
+from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
+from agent.training.run import TrainConfig, train
+from tasks.synthdesk import training as synthdesk
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped gui-tiny (trained weights: a deepened random model would prove less) and a batch of two tasks."""
+    from agent.models.loading import packaged_dir
+    from agent.training.run import _trained_weights
+
+    bundle = build_gui_tiny(0)
+    bundle.model.load_state_dict(_trained_weights(packaged_dir("gui-tiny")))
+    episodes = [synthdesk.episode(random.Random(f"grow:{kind}"), kind) for kind in ("grounding", "memory")]
+    examples = [encode_episode(ep, bundle.processor) for ep in episodes]
+    return bundle, examples
+
+
+def _logits(model, examples, pad_id):
+    with torch.no_grad():
+        return model.eval()(**collate(examples, pad_id, model).inputs, use_cache=False).logits
+
+
+def test_a_deepened_model_computes_exactly_what_the_trained_one_does(shipped):
+    bundle, examples = shipped
+    grown = deepen(bundle.model, 6, 3, seed=1)
+    assert sizes_of(grown) == (6, 3) and grown.config.vision_config.fullatt_block_indexes == [2]
+    pad = bundle.tokenizer.pad_token_id
+    assert torch.equal(_logits(grown, examples, pad), _logits(bundle.model, examples, pad))
+    trained, state = bundle.model.state_dict(), grown.state_dict()
+    # the trained layers sit first and last; the new ones in between write nothing but read with random weights
+    for new, old in ((0, 0), (3, 1), (5, 3)):
+        assert torch.equal(state[f"model.language_model.layers.{new}.self_attn.q_proj.weight"],
+                           trained[f"model.language_model.layers.{old}.self_attn.q_proj.weight"])
+    for new in (1, 2):
+        layer = f"model.language_model.layers.{new}."
+        assert not state[layer + "self_attn.o_proj.weight"].any() and not state[layer + "mlp.down_proj.weight"].any()
+        assert state[layer + "self_attn.q_proj.weight"].std() > 0.01 and state[layer + "mlp.up_proj.weight"].std() > 0.01
+    assert not state["model.visual.blocks.1.attn.proj.weight"].any()
+    assert not state["model.visual.blocks.1.mlp.down_proj.bias"].any()
+    assert torch.equal(state["model.visual.blocks.2.attn.qkv.weight"], trained["model.visual.blocks.1.attn.qkv.weight"])
+    state["model.language_model.layers.0.self_attn.q_proj.weight"].add_(1.0)  # copies, not shared storage
+    assert not torch.equal(bundle.model.state_dict()["model.language_model.layers.0.self_attn.q_proj.weight"],
+                           state["model.language_model.layers.0.self_attn.q_proj.weight"])
+    with pytest.raises(ValueError, match="added, never removed"):
+        deepen(bundle.model, 3, 2)
+
+
+def test_the_new_layers_output_projections_learn_from_the_first_step(shipped):
+    """Their inputs are random, so the zero output projections get gradients at once (zero on both sides would
+    leave the block dead), and the losses that name layers from the end still find the trained ones."""
+    bundle, examples = shipped
+    grown = deepen(bundle.model, 5, 3, seed=2).train()
+    tap = AttentionTap.of(grown)
+    try:
+        loss, stats = compute_losses(grown, AuxHeads(256), tap, collate(examples, bundle.tokenizer.pad_token_id, grown),
+                                     list(grown.config.get_text_config().rope_parameters["mrope_section"]))
+        loss.backward()
+    finally:
+        tap.remove()
+    layers = grown.model.language_model.layers
+    assert layers[1].self_attn.o_proj.weight.grad.abs().sum() > 0
+    assert layers[1].mlp.down_proj.weight.grad.abs().sum() > 0
+    assert grown.model.visual.blocks[1].mlp.down_proj.weight.grad.abs().sum() > 0
+    assert stats["n_point"] > 0 and stats["reply"] < 0.5  # the trained pointer layers, answering as trained
+
+
+def test_a_continuation_deepens_its_init_model_and_exports_the_deeper_model(tmp_path, capsys):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from agent.cli import main
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    init = packaged_dir("gui-tiny")
+    common = dict(steps=1, batch=1, warmup=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1, init=init)
+    cfg = TrainConfig(out=tmp_path / "deep", lr=1e-6, lm_layers=5, vision_depth=3, **common)
+    assert sizes_of(run_module._replica(cfg)[0].model) == (5, 3)
+    assert TrainConfig(out=tmp_path / "same", **common).lm_layers == 4  # None: the init model's own size
+    with pytest.raises(ValueError, match="not remove"):
+        TrainConfig(out=tmp_path / "x", lm_layers=3, **common)
+    with pytest.raises(ValueError, match="last 3"):
+        TrainConfig(out=tmp_path / "x", lm_layers=2)
+    out = train(cfg, progress=False)
+    saved = torch.load(out / "checkpoint.pt", weights_only=False)["config"]
+    assert (saved["lm_layers"], saved["vision_depth"]) == ("5", "3")
+    with pytest.raises(ValueError, match="configuration"):  # resuming as another size is another run
+        train(TrainConfig(out=out, lr=1e-6, lm_layers=6, vision_depth=3, **dict(common, steps=2)), resume=True,
+              progress=False)
+    assert main(["train", "--out", str(out), "--export", str(tmp_path / "export"), "-q"]) == 0
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["text_config"]["num_hidden_layers"] == 5 and config["vision_config"]["depth"] == 3
+    loaded = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "export", dtype=torch.float32)
+    assert sizes_of(loaded) == (5, 3)
+    # continuing the deeper export keeps its size by default, and the CLI refuses to shrink it
+    assert TrainConfig(out=tmp_path / "next", **dict(common, init=tmp_path / "export")).lm_layers == 5
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "shrunk"), "--init", str(tmp_path / "export"), "--lm-layers", "4",
+                 "-q"]) == 2
+    assert "can add layers, not remove them" in capsys.readouterr().err
