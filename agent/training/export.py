@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 import torch
 
 from agent.models.loading import AGENT_CONFIG_FILE, WEIGHTS_FILE
-from agent.training.gui_tiny import GUI_TINY_MAX_PIXELS, build_gui_tiny
+from agent.training.gui_tiny import GUI_TINY_MAX_PIXELS, build_gui_tiny, sizes_in
 
 __all__ = ["MAX_WEIGHTS_BYTES", "MAX_NEW_TOKENS", "export_gui_tiny", "model_card"]
 
@@ -67,7 +66,8 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not isinstance(state.get("model"), Mapping):
         raise ValueError(f"{checkpoint_path}: not a gui-tiny checkpoint (expected a dict with a 'model' state_dict)")
-    bundle = build_gui_tiny(lm_layers=_count(state["model"], _LM_LAYERS), vision_depth=_count(state["model"], _BLOCKS))
+    lm_layers, vision_depth = sizes_in(state["model"])
+    bundle = build_gui_tiny(lm_layers=lm_layers, vision_depth=vision_depth)
     try:
         bundle.model.load_state_dict(state["model"])
     except RuntimeError as e:  # missing, unexpected or mis-shaped keys
@@ -99,15 +99,6 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     logger.info("exported %s (step %s) to %s: %s is %.1f MB", checkpoint_path, state.get("step", "?"), out_dir,
                 WEIGHTS_FILE, size / 1e6)
     return out_dir
-
-
-_LM_LAYERS, _BLOCKS = re.compile(r"model\.language_model\.layers\.(\d+)\."), re.compile(r"model\.visual\.blocks\.(\d+)\.")
-
-
-def _count(weights: Mapping[str, Any], block: re.Pattern) -> int | None:
-    """How many blocks of the stack that ``block`` matches ``weights`` holds (None: none, the default depth)."""
-    found = [int(m.group(1)) for name in weights if (m := block.match(name))]
-    return max(found) + 1 if found else None
 
 
 def _record_pixel_limits(path: Path) -> None:

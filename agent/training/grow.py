@@ -12,16 +12,13 @@ from the first step (their inputs, the block's activations, are not zero). Zero 
 
 from __future__ import annotations
 
-import re
-
 import torch
 from torch import nn
 
-from agent.training.gui_tiny import build_gui_tiny, sizes_of
+from agent.training.gui_tiny import BLOCK_WEIGHT, LM_LAYERS, VISION_BLOCKS, build_gui_tiny, sizes_of
 
 __all__ = ["deepen"]
 
-_BLOCK = re.compile(r"(model\.language_model\.layers\.|model\.visual\.blocks\.)(\d+)\.(.*)")
 _OUTPUTS = ("self_attn.o_proj.", "mlp.down_proj.", "attn.proj.")
 
 
@@ -41,10 +38,9 @@ def deepen(model: nn.Module, lm_layers: int, vision_depth: int, seed: int = 0) -
     grown = build_gui_tiny(seed, model.config._attn_implementation, lm_layers=lm_layers,
                            vision_depth=vision_depth).model
     trained, state = model.state_dict(), grown.state_dict()
-    sources = {"model.language_model.layers.": _sources(old_lm, lm_layers),
-               "model.visual.blocks.": _sources(old_vision, vision_depth)}
+    sources = {LM_LAYERS: _sources(old_lm, lm_layers), VISION_BLOCKS: _sources(old_vision, vision_depth)}
     for name in state:
-        block = _BLOCK.fullmatch(name)
+        block = BLOCK_WEIGHT.fullmatch(name)
         if block is None:  # embeddings, final norm, lm_head, patch embedding, merger
             state[name] = trained[name]
             continue

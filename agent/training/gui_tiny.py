@@ -15,12 +15,15 @@ The tokenizer is the project's byte-level one with the real Qwen2.5-VL special t
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from agent.models.processing import MIN_PIXELS, Qwen2_5_VLPilProcessor, build_image_processor
 from agent.models.tiny import TinyBundle, build_tiny_uitars
 
-__all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "build_gui_tiny", "sizes_of"]
+__all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "BLOCK_WEIGHT", "LM_LAYERS", "VISION_BLOCKS",
+           "build_gui_tiny", "sizes_of", "sizes_in"]
 
 GUI_TINY_MAX_PIXELS = 504 * 364  # the largest synthdesk screen: every synthdesk screen is its own model image
 GUI_TINY_TEXT: dict[str, Any] = dict(
@@ -46,6 +49,8 @@ GUI_TINY_VISION: dict[str, Any] = dict(
     fullatt_block_indexes=[1],
 )
 INIT_STD = 0.02
+LM_LAYERS, VISION_BLOCKS = "model.language_model.layers.", "model.visual.blocks."
+BLOCK_WEIGHT = re.compile(rf"({re.escape(LM_LAYERS)}|{re.escape(VISION_BLOCKS)})(\d+)\.(.*)")  # stack, index, rest
 
 
 def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa", *, lm_layers: int | None = None,
@@ -65,3 +70,12 @@ def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa", *, lm_layer
 def sizes_of(model: Any) -> tuple[int, int]:
     """(LM layers, vision blocks) of a gui-tiny model."""
     return model.config.get_text_config().num_hidden_layers, model.config.vision_config.depth
+
+
+def sizes_in(weight_names: Iterable[str]) -> tuple[int | None, int | None]:
+    """(LM layers, vision blocks) that a gui-tiny state_dict's names hold; None for a stack it has no block of."""
+    found: dict[str, int] = {}
+    for name in weight_names:
+        if block := BLOCK_WEIGHT.fullmatch(name):
+            found[block.group(1)] = max(found.get(block.group(1), 0), int(block.group(2)) + 1)
+    return found.get(LM_LAYERS), found.get(VISION_BLOCKS)

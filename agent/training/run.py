@@ -57,8 +57,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from agent.training.examples import encode_episode
-from agent.training.examples import POINTER_LAYERS
+from agent.training.examples import POINTER_LAYERS, encode_episode
 from agent.training.grow import deepen
 from agent.training.gui_tiny import GUI_TINY_TEXT, GUI_TINY_VISION, build_gui_tiny, sizes_of
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
