@@ -1,8 +1,8 @@
 """synthdesk as a benchmark: `load(data, images, seed=S, size=N)` -> a `Dataset` of `SynthdeskTask`.
 
 Sample `i` is task `i` of kind `KINDS[i % 3]` (grounding, episode, memory, grounding, ...) of split "heldout"
-under `seed`, so `--limit 3k` scores k tasks of each kind; `kind` keeps the samples of one kind alone (`--kind`). Nothing is read from disk: the tasks are generated
-(`tasks.synthdesk.generate`), and iterating the dataset writes each task's screenshots as PNG files under
+under `seed`, so `--limit 3k` scores k tasks of each kind; `kind` keeps the samples of one kind alone (`--kind`).
+Nothing is read from disk: the tasks are generated (`tasks.synthdesk.generate`), and iterating the dataset writes each task's screenshots as PNG files under
 `<images>/<split>-s<seed>/<sample_id>/<step>.png` (rewritten every time, so a changed generator never leaves stale
 images), which the replay then reads like any benchmark's images. With `check_images=False` no file is written
 (the samples still name their paths and sizes).

@@ -49,7 +49,8 @@ def test_a_deepened_model_computes_exactly_what_the_trained_one_does(shipped):
     for new in (1, 2):
         layer = f"model.language_model.layers.{new}."
         assert not state[layer + "self_attn.o_proj.weight"].any() and not state[layer + "mlp.down_proj.weight"].any()
-        assert state[layer + "self_attn.q_proj.weight"].std() > 0.01 and state[layer + "mlp.up_proj.weight"].std() > 0.01
+        assert state[layer + "self_attn.q_proj.weight"].std() > 0.01
+        assert state[layer + "mlp.up_proj.weight"].std() > 0.01
     assert not state["model.visual.blocks.1.attn.proj.weight"].any()
     assert not state["model.visual.blocks.1.mlp.down_proj.bias"].any()
     assert torch.equal(state["model.visual.blocks.2.attn.qkv.weight"], trained["model.visual.blocks.1.attn.qkv.weight"])
