@@ -9,7 +9,7 @@ each supported release from an explicit table:
 transformers        attention forward / ``generate`` cache  ``generate`` takes ``cache_position``
 ==================  =====================================  ==========================================
 5.2 ... 5.23        ``past_key_values``                      yes (5.2: logical unless given; we give physical)
-5.24 (tested)       ``cache``                                no (derived from the physical cache length)
+5.24 ... 5.25       ``cache``                                no (derived from the physical cache length)
 ==================  =====================================  ==========================================
 
 ``TESTED_RANGE`` is what CI runs (the oldest and the newest release allowed by ``pyproject.toml``). A release outside
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 TRANSFORMERS_VERSION = Version(transformers.__version__)
-TESTED_RANGE = (Version("5.2.0"), Version("5.24.0"))  # CI runs both ends; pyproject: >=oldest,<next minor
+TESTED_RANGE = (Version("5.2.0"), Version("5.25.0"))  # CI runs both ends; pyproject: >=oldest,<next minor
 
 # (first release, cache keyword) in release order; a release uses the last row whose first release it has reached.
 _CACHE_KEYWORDS: tuple[tuple[Version, str], ...] = (

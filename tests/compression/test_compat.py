@@ -28,7 +28,8 @@ REAL_KEYWORD = compat.CACHE_KEYWORD
 
 @pytest.mark.parametrize(
     ("version", "keyword"),
-    [("5.2.0", "past_key_values"), ("5.23.0", "past_key_values"), ("5.24.0", "cache"), ("5.24.1", "cache")],
+    [("5.2.0", "past_key_values"), ("5.23.0", "past_key_values"), ("5.24.0", "cache"), ("5.24.1", "cache"),
+     ("5.25.0", "cache")],
 )
 def test_cache_keyword_table(version, keyword):
     assert compat._cache_keyword(Version(version)) == keyword
