@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eval.metrics.synthdesk import CROWDS
 from eval.plan import describe_partial
 from eval.summary import MAIN_METRIC, main_metric
 
@@ -185,4 +186,21 @@ def _synthdesk_kinds(run: dict[str, Any]) -> list[str]:
         for name, b in sorted(targets.items(), key=lambda item: (-item[1]["steps"], item[0])):
             lines.append(f"| {name} | {b['steps']} | {b['correct_steps']} | {_pct(b['step_accuracy'])} "
                          f"| {_pct(b['chance_step'])} |")
+    crowds = m.get("grounding_by_crowd")  # absent from summaries written before it
+    if crowds:
+        lines += ["", "grounding by crowding (interactive widgets on the screen):", "",
+                  "| widgets | steps | right | step acc | chance |", "|---|---:|---:|---:|---:|"]
+        order = {name: i for i, (_, name) in enumerate(CROWDS)}
+        for name, b in sorted(crowds.items(), key=lambda item: order.get(item[0], len(order))):
+            lines.append(f"| {name} | {b['steps']} | {b['correct_steps']} | {_pct(b['step_accuracy'])} "
+                         f"| {_pct(b['chance_step'])} |")
+    misses = m.get("grounding_misses")
+    if misses and misses["wrong"]:
+        def tally(counts: dict[str, int]) -> str:
+            return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines += ["", f"grounding misses: {misses['wrong']}; {misses['not_a_click']} without a click "
+                  f"({misses['unparsable']} unparsable); {misses['clicks']} clicks elsewhere, "
+                  f"{misses['clicks_named']} of them after a Thought that names the target; landed on: "
+                  f"{tally(misses['landed']) or '-'}; coordinates off the target (x: its row, another column): "
+                  f"{tally(misses['off']) or '-'}"]
     return lines + [""]

@@ -19,7 +19,9 @@ chance and the mean task chance. There is no reference implementation, so "compa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from actions.keys import normalize_key
@@ -41,6 +43,11 @@ class SynthdeskScore(ScoreRecord):
     the step is right. xy: the predicted point (normalised), None for non-clicks. box: the gold box (screen
     pixels, xyxy, exclusive ends). look: a click's target role and marks (`tasks.synthdesk.app.look`), None for other
     steps and records from before it. memory: the step needs an earlier screenshot. chance: see the module docstring.
+    Click steps also record (None elsewhere and in records from before them): crowd, the number of interactive
+    widgets on the screen; named, whether the reply's Thought names the target's label (a whole word, any case);
+    landed, for a click that missed, what it hit: the role of the topmost widget there when that widget is
+    interactive ("button"), else "background"; off, for that click, which of its coordinates lie outside the
+    target's box: "x" (the target's row, another column), "y" or "xy" (None: inside it, a wrong button or count).
     """
 
     task_id: str
@@ -56,6 +63,10 @@ class SynthdeskScore(ScoreRecord):
     look: str | None = None
     memory: bool = False
     chance: float = 0.0
+    crowd: int | None = None
+    named: bool | None = None
+    landed: str | None = None
+    off: Literal["x", "y", "xy"] | None = None
 
 
 def pred_type(parsed: ParsedOutput | None) -> str | None:
@@ -72,8 +83,7 @@ def _right(step: SynthdeskStep, parsed: ParsedOutput) -> bool:
     action = parsed.actions[0]
     if step.action_type == "click" and isinstance(action, Click):
         assert step.bbox is not None
-        w, h = step.image_size
-        x, y = min(round(action.xy[0] * w), w - 1), min(round(action.xy[1] * h), h - 1)
+        x, y = _pixel(step, action.xy)
         x1, y1, x2, y2 = step.bbox
         return x1 <= x < x2 and y1 <= y < y2
     if step.action_type == "type" and isinstance(action, Type):
@@ -83,18 +93,45 @@ def _right(step: SynthdeskStep, parsed: ParsedOutput) -> bool:
     return step.action_type == "finished" and isinstance(action, Finished)
 
 
+def _pixel(step: SynthdeskStep, xy: Point) -> tuple[int, int]:
+    """A normalised point in screen pixels, rounded and kept on screen (what the app does with a click)."""
+    w, h = step.image_size
+    return min(round(xy[0] * w), w - 1), min(round(xy[1] * h), h - 1)
+
+
+def _miss(step: SynthdeskStep, xy: Point) -> tuple[str, Literal["x", "y", "xy"] | None]:
+    """Where a click at `xy` that missed `step`'s target landed (`SynthdeskScore.landed`) and which of its coordinates
+    lie outside the target's box (`SynthdeskScore.off`; None inside it: a click of the wrong button or count)."""
+    assert step.bbox is not None
+    (x, y), (x1, y1, x2, y2) = _pixel(step, xy), step.bbox
+    hit = next((w for w in reversed(step.widgets) if w.box[0] <= x < w.box[2] and w.box[1] <= y < w.box[3]), None)
+    off_x, off_y = not x1 <= x < x2, not y1 <= y < y2
+    return (hit.role if hit is not None and hit.interactive else "background",
+            "xy" if off_x and off_y else "x" if off_x else "y" if off_y else None)
+
+
+def _names(thought: str | None, label: str) -> bool:
+    return thought is not None and re.search(rf"(?<!\w){re.escape(label)}(?!\w)", thought, re.IGNORECASE) is not None
+
+
 def score_step(task: SynthdeskTask, step: SynthdeskStep, parsed: ParsedOutput | None, *,
                error: str | None = None) -> SynthdeskScore:
     """Score one step of `task`; `parsed` None = no prediction (`error` says why)."""
     status, error = status_of(parsed, error)
     predicted = pred_type(parsed)
     action = parsed.actions[0] if parsed is not None else None
+    correct = parsed is not None and _right(step, parsed)
+    click = step.action_type == "click" and step.label is not None and bool(step.widgets)
+    landed, off = _miss(step, action.xy) if click and not correct and isinstance(action, Click) else (None, None)
     return SynthdeskScore(
         sample_id=step.sample_id, status=status, error=error, task_id=task.sample_id, task_kind=task.task_kind,
         template=task.template, step_idx=step.step_idx, gt_type=step.action_type, pred_type=predicted,
-        type_ok=predicted == step.action_type, correct=parsed is not None and _right(step, parsed),
+        type_ok=predicted == step.action_type, correct=correct,
         xy=action.xy if isinstance(action, Click) else None, box=step.bbox, look=step.look, memory=step.memory,
         chance=step.chance,
+        crowd=sum(w.interactive for w in step.widgets) if click else None,
+        named=_names(parsed.thought if parsed is not None else None, step.label or "") if click else None,
+        landed=landed, off=off,
     )
 
 
@@ -112,20 +149,46 @@ def _block(rows: list[SynthdeskScore]) -> dict[str, Any]:
     }
 
 
-def _groups(rows: list[SynthdeskScore], key: str) -> dict[str, dict[str, Any]]:
+def _groups(rows: list[SynthdeskScore], key: str | Callable[[SynthdeskScore], str]) -> dict[str, dict[str, Any]]:
+    """`_block` of the rows by `key` (a field name or a function of the row), in key order."""
+    name_of = key if callable(key) else (lambda r: str(getattr(r, key)))
     out: dict[str, list[SynthdeskScore]] = {}
     for r in rows:
-        out.setdefault(str(getattr(r, key)), []).append(r)
+        out.setdefault(name_of(r), []).append(r)
     return {k: _block(v) for k, v in sorted(out.items())}
+
+
+CROWDS = ((12, "<= 12"), (18, "13-18"), (None, "> 18"))
+"""Buckets of a screen's interactive widgets for `grounding_by_crowd`: (upper bound or None, name)."""
+
+
+def _crowd(n: int) -> str:
+    return next(name for bound, name in CROWDS if bound is None or n <= bound)
+
+
+def _misses(rows: list[SynthdeskScore]) -> dict[str, Any]:
+    """What the wrong steps of `rows` (click steps) did: no click (of those, how many did not parse), or a click,
+    by what it `landed` on and by the coordinates it got wrong (`off`), and how many of those clicks had a Thought
+    that named the target."""
+    wrong = [r for r in rows if not r.correct]
+    clicks = [r for r in wrong if r.landed is not None]
+    return {"wrong": len(wrong), "not_a_click": len(wrong) - len(clicks),
+            "unparsable": sum(r.status == "failed" for r in wrong), "clicks": len(clicks),
+            "clicks_named": sum(bool(r.named) for r in clicks),
+            "landed": dict(sorted(Counter(str(r.landed) for r in clicks).items())),
+            "off": dict(sorted(Counter(r.off or "inside" for r in clicks).items()))}
 
 
 def summarize(records: Iterable[SynthdeskScore | Mapping[str, Any]]) -> dict[str, Any]:
     """`{"counts", "compat", "fixed"}` (the two variants are equal): the overall block, `by_kind`, `by_template`,
-    `by_action_type`, `memory` (the memory steps alone) and `grounding_by_target` (the grounding steps by their
-    target's look: which widgets a model misses), each with accuracies and their chance levels."""
+    `by_action_type`, `memory` (the memory steps alone), `grounding_by_target` (the grounding steps by their
+    target's look: which widgets a model misses) and `grounding_by_crowd` (by the screen's interactive widgets,
+    `CROWDS`), each with accuracies and their chance levels; and `grounding_misses` (`_misses`: where the wrong
+    grounding steps clicked)."""
     rows = read_records(SynthdeskScore, records)
     scored = [r for r in rows if r.status != "skipped"]
     counts = count_statuses(rows)
+    grounding = [r for r in scored if r.task_kind == "grounding"]
     variant = {
         **_block(scored),
         "unparsable_rate": ratio(counts["failed"], counts["records"] - counts["skipped"]),
@@ -133,6 +196,8 @@ def summarize(records: Iterable[SynthdeskScore | Mapping[str, Any]]) -> dict[str
         "memory": _block([r for r in scored if r.memory]),
         "by_template": _groups(scored, "template"),
         "by_action_type": _groups(scored, "gt_type"),
-        "grounding_by_target": _groups([r for r in scored if r.task_kind == "grounding" and r.look], "look"),
+        "grounding_by_target": _groups([r for r in grounding if r.look], "look"),
+        "grounding_by_crowd": _groups([r for r in grounding if r.crowd is not None], lambda r: _crowd(r.crowd or 0)),
+        "grounding_misses": _misses([r for r in grounding if r.crowd is not None]),
     }
     return {"counts": counts, "compat": variant, "fixed": variant}

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from tasks.dataset import Dataset, Entry, as_path
-from tasks.schema import SkippedSample, SynthdeskStep, SynthdeskTask
+from tasks.schema import ShownWidget, SkippedSample, SynthdeskStep, SynthdeskTask
 from tasks.synthdesk.app import look
 from tasks.synthdesk.episodes import KINDS, Episode, GoldStep, Kind
 from tasks.synthdesk.generate import Split, fingerprint, generate
@@ -79,12 +79,14 @@ def to_sample(episode: Episode, folder: Path, *, split: Split, seed: int, index:
 
 def _step(step: GoldStep, sid: str, i: int, path: Path) -> SynthdeskStep:
     target = step.target
+    layout = step.state.layout()
     return SynthdeskStep(
         sample_id=sid, step_idx=i, image=path, image_size=step.state.spec.size, action_type=step.action,
         bbox=target.box if target is not None else None, point=target.click_point if target is not None else None,
         label=target.label if target is not None else None,
-        look=look(step.state.layout(), target) if target is not None else None, text=step.text if step.action == "type" else None,
+        look=look(layout, target) if target is not None else None, text=step.text if step.action == "type" else None,
         key=step.key or None, memory=step.memory, chance=step.chance, reply=step.reply,
+        widgets=tuple(ShownWidget(role=w.role, label=w.label, box=w.box, interactive=w.interactive) for w in layout),
     )
 
 

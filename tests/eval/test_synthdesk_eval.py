@@ -50,6 +50,9 @@ def test_gold_replies_score_every_step_and_task_right(tmp_path: Path) -> None:
     assert all(look.split()[0] in ("menu", "menuitem", "listitem", "button", "checkbox", "textfield", "icon")
                for look in looks)
     assert "grounding by target" in report and f"| {looks[0]} |" in report
+    clicks = [st.score for r in rows for st in r.steps if st.score["gt_type"] == "click"]
+    assert clicks and all(s["named"] and s["landed"] is None and s["crowd"] > 0 for s in clicks)
+    assert m["grounding_misses"]["wrong"] == 0 and "grounding misses" not in report
     for task in gold:  # the screenshots the runner read are the renders, pixel for pixel
         step = task.steps[-1]
         assert Image.open(step.image).tobytes() == _render(task, step).tobytes()
@@ -87,6 +90,44 @@ def test_known_wrong_replies_score_zero_and_an_unparsable_one_is_counted(tmp_pat
     finished = m["by_action_type"]["finished"]
     assert finished["type_accuracy"] == 0.0  # wait() is not finished()
     assert m["by_action_type"]["type"]["type_accuracy"] == 1.0  # type(...) with a submit is still a type
+
+
+def _hit(step: SynthdeskStep, x: int, y: int):
+    return next(w for w in reversed(step.widgets) if w.box[0] <= x < w.box[2] and w.box[1] <= y < w.box[3])
+
+
+def test_grounding_misses_are_told_by_where_they_landed_and_screens_by_crowding(tmp_path: Path) -> None:
+    grounding = [t.steps[0] for t in _tasks(tmp_path / "img") if t.task_kind == "grounding"]
+    assert len(grounding) == 3 and all(s.widgets and s.bbox and s.label for s in grounding)
+    first, second, third = grounding
+    # 1. on another interactive widget, after a Thought that names the target
+    other = next(w for w in reversed(first.widgets) if w.interactive and w.label != first.label
+                 and _hit(first, int(w.box[0] + w.box[2]) // 2, int(w.box[1] + w.box[3]) // 2) == w)
+    ox, oy = int(other.box[0] + other.box[2]) // 2, int(other.box[1] + other.box[3]) // 2
+    x1, y1, x2, y2 = first.bbox  # type: ignore[misc]
+    off = ("x" if not x1 <= ox < x2 else "") + ("y" if not y1 <= oy < y2 else "")
+    # 2. on bare background (a point whose topmost widget does nothing), with a Thought that names another word
+    w, h = second.image_size
+    bx, by = next((x, y) for y in range(0, h, 7) for x in range(0, w, 7) if not _hit(second, x, y).interactive)
+    replies = [f"Thought: Click {first.label.upper()}\nAction: click(start_box='({ox},{oy})')",
+               f"Thought: Click nothing\nAction: click(start_box='({bx},{by})')",
+               "Thought: Type it\nAction: type(content='123')"]
+    summary, rows = _run(tmp_path, replies + [s.reply for t in _tasks(tmp_path / "img") if t.task_kind != "grounding"
+                                              for s in t.steps])
+    scores = [row.steps[0].score for row in rows if row.sample_id.endswith("grounding")]
+    assert [(s["landed"], s["named"]) for s in scores] == [(other.role, True), ("background", False), (None, False)]
+    assert scores[0]["off"] == off and scores[2]["off"] is None
+    assert [s["crowd"] for s in scores] == [sum(w.interactive for w in g.widgets) for g in grounding]
+    m = run_metrics(summary)["compat"]
+    assert m["grounding_misses"]["wrong"] == 3 and m["grounding_misses"]["not_a_click"] == 1
+    assert m["grounding_misses"]["clicks"] == 2 and m["grounding_misses"]["clicks_named"] == 1
+    assert sum(m["grounding_misses"]["landed"].values()) == 2 and m["grounding_misses"]["landed"]["background"] >= 1
+    assert sum(b["steps"] for b in m["grounding_by_crowd"].values()) == 3
+    assert all(b["correct_steps"] == 0 for b in m["grounding_by_crowd"].values())
+    report = (tmp_path / "out/summary.md").read_text()
+    assert "grounding by crowding" in report and "grounding misses: 3; 1 without a click (0 unparsable)" in report
+    assert all(r.steps[0].score["named"] is None for r in rows if not r.sample_id.endswith("grounding")
+               and r.steps[0].score["gt_type"] != "click")
 
 
 def test_click_on_the_last_pixel_row_of_the_box_is_right(tmp_path: Path) -> None:
