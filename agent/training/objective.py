@@ -67,13 +67,15 @@ class AuxHeads(nn.Module):
 
 @dataclass(frozen=True)
 class Landing:
-    """Where one coordinate pointer of example ``b`` looked (a diagnostic): per query, its top key and the column
-    (x) or row (y) that the ``where`` probe reads in the head's output (the carry)."""
+    """Where one coordinate pointer of example ``b`` looked (a diagnostic): per query, its top key, its attention
+    mass on the target keys, and the column (x) or row (y) that the ``where`` probe reads in the head's output (the
+    carry)."""
 
     b: int
     pointer: Pointer
     top: torch.Tensor  # (nq,) argmax key positions
     carried: torch.Tensor  # (nq,) column or row
+    mass: torch.Tensor  # (nq,) softmax mass on pointer.keys
 
 
 @dataclass
@@ -210,7 +212,7 @@ def _pointer_loss(tap: AttentionTap, batch: Batch, section: list[int], readout: 
                     hits += int(torch.isin(top, p.keys).sum())
                     n += p.queries.numel()
                     if landed is not None:
-                        landed.append(Landing(b, p, top, carried))
+                        landed.append(Landing(b, p, top, carried, (-losses[-1]).detach().exp()))
     mean = lambda parts: torch.cat(parts).mean() if parts else torch.zeros(())
     return ({"point": mean(losses), "copy": mean(copies), "recall": mean(recalls), "carry": mean(carries)},
             hits / max(n, 1), n)

@@ -149,13 +149,13 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
         weights = out.attentions[POINTER_LAYERS[seen.pointer.layer]][seen.b, seen.pointer.head, seen.pointer.queries]
         assert seen.top.tolist() == weights.argmax(-1).tolist()
         assert seen.carried.tolist() == expected.tolist()
+        torch.testing.assert_close(seen.mass, weights[:, seen.pointer.keys].sum(-1), atol=1e-5, rtol=1e-4)
     hits = sum(int(torch.isin(seen.top, seen.pointer.keys).sum()) for seen in landed)
     assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
 
 
-def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
-    """bench/gui_tiny_probe.py's `landing`: target, the target's word elsewhere on its screen, another cell of its
-    screen, a cell of an earlier screen, or a text token."""
+def _probe():
+    """bench/gui_tiny_probe.py as a module."""
     import importlib.util
     from pathlib import Path
 
@@ -163,6 +163,13 @@ def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
     spec = importlib.util.spec_from_file_location("gui_tiny_probe", path)
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
+    return probe
+
+
+def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
+    """bench/gui_tiny_probe.py's `landing`: target, the target's word elsewhere on its screen, another cell of its
+    screen, a cell of an earlier screen, or a text token."""
+    probe = _probe()
     ex = encode_episode(synthdesk.episode(random.Random(7), "episode"), gui_tiny.processor)
     tokens = (ex.image_grid_thw.prod(-1) // 4).cumsum(0).tolist()
     p = [p for p in ex.pointers if p.axis == "x"][-1]  # a click on a later screen, whose word an earlier one showed
@@ -183,6 +190,36 @@ def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
     earlier = next(c for c in range(first) if int(ex.cell_class[c]) == word)
     assert probe.landing(ex, p.keys, int(ex.cell_pos[earlier])) == "same word, other screen"
     assert probe.landing(ex, p.keys, int(ex.cell_pos[0]) - 1) == "text"
+
+
+def test_the_probe_reads_a_model_directory_and_the_grounding_tasks_an_eval_run_missed(tmp_path):
+    """The probe takes an exported model directory (random heads, no step) as well as a checkpoint, and ``--misses
+    RUN`` picks the grounding tasks RUN scored wrong, at RUN's seed; `on_target` sorts a pointer's top keys."""
+    import json
+    from pathlib import Path
+
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    probe = _probe()
+    shipped = Path(__file__).resolve().parents[2] / "agent" / "models" / "gui_tiny"
+    bundle, heads, step = probe.load_checkpoint(shipped)
+    weights = Qwen2_5_VLForConditionalGeneration.from_pretrained(shipped, dtype=torch.float32).state_dict()
+    assert step is None and isinstance(heads, probe.AuxHeads)
+    assert all(torch.equal(v, weights[k]) for k, v in bundle.model.state_dict().items())
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"benchmark": "synthdesk", "seed": 3}))
+    rows = [("00000-grounding", True), ("00001-episode", False), ("00003-grounding", False), ("00006-grounding", None)]
+    (run / "results.jsonl").write_text("".join(
+        json.dumps({"sample_id": sid, "steps": [{"score": None if ok is None else {"correct": ok}}]}) + "\n"
+        for sid, ok in rows))
+    assert probe.missed(run) == (3, [3, 6])  # a step without a score (it failed to run) is not right either
+    (run / "results.jsonl").write_text(json.dumps({"sample_id": "00000-grounding",
+                                                   "steps": [{"score": {"correct": True}}]}) + "\n")
+    with pytest.raises(SystemExit, match="no missed grounding task"):
+        probe.missed(run)
+    keys = torch.tensor([5, 6])
+    assert [probe.on_target(torch.tensor(top), keys) for top in ([5, 6, 5], [5, 9], [1, 2])] == list(probe.ON_TARGET)
 
 
 def test_the_spell_loss_is_the_cross_entropy_of_the_coordinate_digits_alone(gui_tiny):
