@@ -32,6 +32,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="with --init: start the auxiliary heads from the final checkpoint of RUN, the run that the "
                          "--init model was exported from (fresh heads pull the model toward random probes until "
                          "they fit). Default: fresh heads")
+    tr.add_argument("--heads-first", type=int, default=defaults.heads_first, metavar="N",
+                    help="with --init and fresh heads: the first N steps (counted in --steps) train the auxiliary "
+                         "heads alone, the model frozen, so the losses read through them do not pull the model "
+                         "toward random probes; the model's warm-up starts after them. Default: 0")
     tr.add_argument("--mix", type=_mix, default=defaults.mix, metavar="G,E,M",
                     help="relative weights of grounding, episode and memory steps in the curriculum's final mix "
                          "(every step of an --init run). Default: 1,1,1 (thirds)")
@@ -84,7 +88,7 @@ def train_command(args: argparse.Namespace) -> int:
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
-                          lm_layers=args.lm_layers, vision_depth=args.vision_depth,
+                          lm_layers=args.lm_layers, vision_depth=args.vision_depth, heads_first=args.heads_first,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

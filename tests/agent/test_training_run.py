@@ -3,6 +3,7 @@ data parallelism."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import random
 
@@ -205,6 +206,36 @@ def test_a_continuation_can_start_the_auxiliary_heads_of_the_run_it_continues(tm
     assert main(["train", "--out", str(child), "--init", str(tmp_path / "parent-export"), "--init-heads", str(parent),
                  "--steps", "1", "--batch", "1", "--procs", "1", "--lr", "1e-6", "-q"]) == 0
     assert torch.load(child / "checkpoint.pt", weights_only=False)["config"]["init_heads"] == str(parent)
+
+
+def test_heads_first_trains_the_fresh_heads_alone_then_the_model_on_its_own_schedule(tmp_path, capsys, monkeypatch):
+    """--heads-first N: steps 0..N-1 move the auxiliary heads and leave every model weight as it was; the model's
+    warm-up starts at step N; the flag needs --init and fresh heads, and leaves steps to the model."""
+    from agent.cli import main
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    shipped = packaged_dir("gui-tiny")
+    common = dict(batch=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1, init=shipped)
+    cfg = TrainConfig(out=tmp_path / "hf", steps=3, warmup=2, lr=1e-4, heads_first=2, **common)
+    assert [run_module._lr(cfg, s) for s in range(3)] == [run_module.HEADS_FIRST_LR] * 2 + [1e-4 / 2]
+    bundle, heads, _ = run_module._replica(cfg)
+    model0, heads0 = bundle.model.state_dict(), heads.state_dict()
+    saved: list[dict] = []  # every step's checkpoint (one process: the saves happen here)
+    save = run_module._save
+    monkeypatch.setattr(run_module, "_save", lambda path, state: (saved.append(copy.deepcopy(state)), save(path, state)))
+    train(cfg, progress=False)
+    assert [state["step"] for state in saved] == [1, 2, 3] and saved[-1]["config"]["heads_first"] == "2"
+    for state in saved[:2]:  # the heads-first steps
+        assert all(torch.equal(v, model0[k]) for k, v in state["model"].items())
+        assert not torch.equal(state["heads"]["read.weight"], heads0["read.weight"])
+    assert any(not torch.equal(v, model0[k]) for k, v in saved[2]["model"].items())  # step 3 trains the model
+    with pytest.raises(ValueError, match="needs init"):
+        TrainConfig(out=tmp_path / "x", steps=5, reading_steps=0, heads_first=2)
+    with pytest.raises(ValueError, match="leave none"):
+        TrainConfig(out=tmp_path / "x", steps=2, heads_first=2, **common)
+    assert main(["train", "--out", str(tmp_path / "cli"), "--init", "gui-tiny", "--heads-first", "-1", "-q"]) == 2
+    assert "heads_first=-1" in capsys.readouterr().err
 
 
 def test_mix_weighs_the_kinds_of_the_final_mix_and_bad_mixes_are_refused(tmp_path, capsys):
