@@ -59,7 +59,8 @@ def load_checkpoint(path: Path):
         from transformers import Qwen2_5_VLForConditionalGeneration
 
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=torch.float32)
-        bundle = build_gui_tiny(0, lm_layers=sizes_of(model)[0], vision_depth=sizes_of(model)[1])
+        lm_layers, vision_depth = sizes_of(model)
+        bundle = build_gui_tiny(0, lm_layers=lm_layers, vision_depth=vision_depth)
         bundle.model.load_state_dict(model.state_dict())
         return bundle, AuxHeads(bundle.model.config.get_text_config().hidden_size).eval(), None
     path = path / "checkpoint.pt" if path.is_dir() else path
