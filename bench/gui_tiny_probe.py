@@ -42,7 +42,7 @@ from agent import prompts  # noqa: E402
 from agent.context import Transcript  # noqa: E402
 from agent.engine import ChatEngine  # noqa: E402
 from agent.training.examples import encode_episode  # noqa: E402
-from agent.training.gui_tiny import build_gui_tiny, sizes_in, sizes_of  # noqa: E402
+from agent.training.gui_tiny import build_gui_tiny, sizes_in  # noqa: E402
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses  # noqa: E402
 from tasks.synthdesk import training  # noqa: E402
 from tasks.synthdesk.generate import generate  # noqa: E402
@@ -59,8 +59,7 @@ def load_checkpoint(path: Path):
         from transformers import Qwen2_5_VLForConditionalGeneration
 
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=torch.float32)
-        lm_layers, vision_depth = sizes_of(model)
-        bundle = build_gui_tiny(0, lm_layers=lm_layers, vision_depth=vision_depth)
+        bundle = build_gui_tiny(0, **sizes_in(model.state_dict()))
         bundle.model.load_state_dict(model.state_dict())
         return bundle, AuxHeads(bundle.model.config.get_text_config().hidden_size).eval(), None
     path = path / "checkpoint.pt" if path.is_dir() else path
@@ -68,8 +67,7 @@ def load_checkpoint(path: Path):
         raise SystemExit(f"error: {path} is neither a training checkpoint (python -m agent train writes one) nor a "
                          "gui-tiny model directory")
     state = torch.load(path, weights_only=False)
-    lm_layers, vision_depth = sizes_in(state["model"])
-    bundle = build_gui_tiny(0, lm_layers=lm_layers, vision_depth=vision_depth)
+    bundle = build_gui_tiny(0, **sizes_in(state["model"]))
     bundle.model.load_state_dict(state["model"])
     heads = AuxHeads(bundle.model.config.get_text_config().hidden_size)
     heads.load_state_dict(state["heads"])

@@ -46,6 +46,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--vision-depth", type=int, default=None,
                     help="vision blocks, the last one full-attention (with --init: as --lm-layers). Default: "
                          f"{defaults.vision_depth}, or the --init model's")
+    tr.add_argument("--kv-heads", type=int, default=None,
+                    help="key/value heads of the LM attention (1, 2 or 4). With --init, a multiple of the model's "
+                         "own widens it: each KV head is copied to the query heads that shared it, so training "
+                         f"starts from its exact outputs. Default: {defaults.kv_heads}, or the --init model's")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -88,7 +92,8 @@ def train_command(args: argparse.Namespace) -> int:
             0 if init is not None else TrainConfig.reading_steps)
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
-                          lm_layers=args.lm_layers, vision_depth=args.vision_depth, heads_first=args.heads_first,
+                          lm_layers=args.lm_layers, vision_depth=args.vision_depth, kv_heads=args.kv_heads,
+                          heads_first=args.heads_first,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

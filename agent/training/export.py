@@ -66,8 +66,7 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not isinstance(state.get("model"), Mapping):
         raise ValueError(f"{checkpoint_path}: not a gui-tiny checkpoint (expected a dict with a 'model' state_dict)")
-    lm_layers, vision_depth = sizes_in(state["model"])
-    bundle = build_gui_tiny(lm_layers=lm_layers, vision_depth=vision_depth)
+    bundle = build_gui_tiny(**sizes_in(state["model"]))
     try:
         bundle.model.load_state_dict(state["model"])
     except RuntimeError as e:  # missing, unexpected or mis-shaped keys

@@ -12,12 +12,14 @@ from the first step (their inputs, the block's activations, are not zero). Zero 
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
 from agent.training.gui_tiny import BLOCK_WEIGHT, LM_LAYERS, VISION_BLOCKS, build_gui_tiny, sizes_of
 
-__all__ = ["deepen"]
+__all__ = ["deepen", "widen_kv"]
 
 _OUTPUTS = ("self_attn.o_proj.", "mlp.down_proj.", "attn.proj.")
 
@@ -52,3 +54,29 @@ def deepen(model: nn.Module, lm_layers: int, vision_depth: int, seed: int = 0) -
             state[name] = torch.zeros_like(state[name])
     grown.load_state_dict(state)  # copies: the deepened model shares no storage with ``model``
     return grown.to(next(model.parameters()).dtype)
+
+
+def widen_kv(model: nn.Module, kv_heads: int) -> nn.Module:
+    """A gui-tiny whose LM attention has ``kv_heads`` key/value heads and computes what ``model`` computes.
+
+    Query head ``i`` reads KV head ``i // (heads / kv)``; with ``kv_heads = f * kv`` each old KV head's key and value
+    projections are copied to the ``f`` new heads that its queries now read, so every query meets the keys and values
+    it met before. The copies then train apart: a query head that shared its values with another (the coordinate
+    pointer's head 0 shares with head 1 at 2 KV heads) gets values of its own. ValueError unless ``kv_heads`` is a
+    multiple of the model's and divides its query heads.
+    """
+    text = model.config.get_text_config()
+    old, heads = text.num_key_value_heads, text.num_attention_heads
+    if kv_heads % old or heads % kv_heads:
+        raise ValueError(f"kv_heads={kv_heads}: must be a multiple of the model's {old} KV heads and divide its "
+                         f"{heads} query heads")
+    repeat = kv_heads // old
+    lm_layers, vision_depth = sizes_of(model)
+    wide = build_gui_tiny(0, model.config._attn_implementation, lm_layers=lm_layers, vision_depth=vision_depth,
+                          kv_heads=kv_heads).model
+    state = model.state_dict()
+    for name, value in state.items():
+        if re.search(r"\.self_attn\.[kv]_proj\.", name):  # (kv * head_dim[, hidden]): each head's rows repeated
+            state[name] = value.view(old, -1, *value.shape[1:]).repeat_interleave(repeat, 0).flatten(0, 1).clone()
+    wide.load_state_dict(state)
+    return wide.to(next(model.parameters()).dtype)

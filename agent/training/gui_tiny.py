@@ -7,7 +7,8 @@ tokens. A 4-layer, 256-wide LM (4 query / 2 KV heads, head_dim 64, mRoPE section
 because the contexts are short) and a 2-block, 128-wide vision tower (a windowed block, then a full-attention one)
 keep a 6-screenshot training example to about a second on one CPU core; 4.16M parameters, ~17 MB in float32.
 Deeper variants (``lm_layers``, ``vision_depth``) keep the widths; the vision tower's last block is its
-full-attention one. `agent.training.grow` deepens a trained one without changing its outputs.
+full-attention one; ``kv_heads`` (2, a divisor of the 4 query heads) gives the LM attention more KV heads.
+`agent.training.grow` deepens or widens a trained one without changing its outputs.
 
 The tokenizer is the project's byte-level one with the real Qwen2.5-VL special tokens (`agent.models.tokenizer`).
 """
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from agent.models.processing import MIN_PIXELS, Qwen2_5_VLPilProcessor, build_image_processor
 from agent.models.tiny import TinyBundle, build_tiny_uitars
 
 __all__ = ["GUI_TINY_TEXT", "GUI_TINY_VISION", "GUI_TINY_MAX_PIXELS", "BLOCK_WEIGHT", "LM_LAYERS", "VISION_BLOCKS",
-           "build_gui_tiny", "sizes_of", "sizes_in"]
+           "build_gui_tiny", "kv_heads_of", "sizes_of", "sizes_in"]
 
 GUI_TINY_MAX_PIXELS = 504 * 364  # the largest synthdesk screen: every synthdesk screen is its own model image
 GUI_TINY_TEXT: dict[str, Any] = dict(
@@ -54,10 +55,11 @@ BLOCK_WEIGHT = re.compile(rf"({re.escape(LM_LAYERS)}|{re.escape(VISION_BLOCKS)})
 
 
 def build_gui_tiny(seed: int = 0, attn_implementation: str = "sdpa", *, lm_layers: int | None = None,
-                   vision_depth: int | None = None) -> TinyBundle:
+                   vision_depth: int | None = None, kv_heads: int | None = None) -> TinyBundle:
     """An untrained gui-tiny (random weights drawn from ``seed``) with its tokenizer and processor; ``lm_layers`` /
-    ``vision_depth`` replace the 4 LM layers / 2 vision blocks."""
-    text = dict(GUI_TINY_TEXT, num_hidden_layers=lm_layers or GUI_TINY_TEXT["num_hidden_layers"])
+    ``vision_depth`` / ``kv_heads`` replace the 4 LM layers / 2 vision blocks / 2 KV heads."""
+    text = dict(GUI_TINY_TEXT, num_hidden_layers=lm_layers or GUI_TINY_TEXT["num_hidden_layers"],
+                num_key_value_heads=kv_heads or GUI_TINY_TEXT["num_key_value_heads"])
     depth = vision_depth or GUI_TINY_VISION["depth"]
     vision = dict(GUI_TINY_VISION, depth=depth, fullatt_block_indexes=[depth - 1])
     bundle = build_tiny_uitars(seed, attn_implementation, text=text, vision=vision, init_std=INIT_STD)
@@ -72,10 +74,22 @@ def sizes_of(model: Any) -> tuple[int, int]:
     return model.config.get_text_config().num_hidden_layers, model.config.vision_config.depth
 
 
-def sizes_in(weight_names: Iterable[str]) -> tuple[int | None, int | None]:
-    """(LM layers, vision blocks) that a gui-tiny state_dict's names hold; None for a stack it has no block of."""
+def kv_heads_of(model: Any) -> int:
+    """The key/value heads of a gui-tiny model's LM attention."""
+    return model.config.get_text_config().num_key_value_heads
+
+
+def sizes_in(state: Mapping[str, Any]) -> dict[str, int]:
+    """The `build_gui_tiny` sizes (``lm_layers``, ``vision_depth``, ``kv_heads``) that a gui-tiny state_dict holds;
+    a size it shows nothing of (no block of a stack, no LM key projection) is left out (the default)."""
     found: dict[str, int] = {}
-    for name in weight_names:
+    for name in state:
         if block := BLOCK_WEIGHT.fullmatch(name):
             found[block.group(1)] = max(found.get(block.group(1), 0), int(block.group(2)) + 1)
-    return found.get(LM_LAYERS), found.get(VISION_BLOCKS)
+    sizes = {size: found[stack] for size, stack in (("lm_layers", LM_LAYERS), ("vision_depth", VISION_BLOCKS))
+             if stack in found}
+    key = state.get(f"{LM_LAYERS}0.self_attn.k_proj.weight")
+    if key is not None:  # (kv heads * head_dim, hidden); head_dim = hidden / query heads
+        head_dim = GUI_TINY_TEXT["hidden_size"] // GUI_TINY_TEXT["num_attention_heads"]
+        sizes["kv_heads"] = key.shape[0] // head_dim
+    return sizes

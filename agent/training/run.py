@@ -23,7 +23,8 @@ auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every 
 mix (full density, the kinds as ``mix`` weighs them); a reading phase, if any, still comes first. Used to train a model
 further than a run's schedule went (gt18's curve was still rising at its last step). A continuation may be deeper
 than ``init`` (``lm_layers``, ``vision_depth``): `agent.training.grow.deepen` inserts layers that start by writing
-nothing, so the run starts from exactly ``init``'s outputs with more capacity. ``init_heads`` (``--init-heads RUN``)
+nothing, so the run starts from exactly ``init``'s outputs with more capacity; or wider in KV heads (``kv_heads``,
+`agent.training.grow.widen_kv`: copies that train apart). ``init_heads`` (``--init-heads RUN``)
 starts the auxiliary heads from the final checkpoint of the run that trained ``init`` instead:
 fresh heads are random probes, and until they fit, the losses read through them (``name``, ``carry``) pull the
 model toward them (ft4n, ft3n continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and
@@ -61,8 +62,8 @@ import torch
 import torch.distributed as dist
 
 from agent.training.examples import POINTER_LAYERS, encode_episode
-from agent.training.grow import deepen
-from agent.training.gui_tiny import GUI_TINY_TEXT, GUI_TINY_VISION, build_gui_tiny, sizes_of
+from agent.training.grow import deepen, widen_kv
+from agent.training.gui_tiny import GUI_TINY_TEXT, GUI_TINY_VISION, build_gui_tiny, kv_heads_of, sizes_of
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
 from tasks.synthdesk import training as synthdesk
 
@@ -88,6 +89,8 @@ class TrainConfig:
     steps in the curriculum's final mix (every step of an ``init`` run); (1, 1, 1): thirds. lm_layers /
     vision_depth: LM layers (at least 3: the pointer losses supervise the last three) and vision blocks; None:
     ``init``'s own, or gui-tiny's 4 and 2. With ``init``, at least its own (more deepens it, module docstring).
+    kv_heads: key/value heads of the LM attention (a divisor of its 4 query heads); None: ``init``'s own, or 2. With
+    ``init``, a multiple of its own (more widens it: `agent.training.grow.widen_kv`).
     heads_first: with ``init`` and fresh heads, the first steps train the auxiliary heads alone (no gradient reaches
     the model) at ``HEADS_FIRST_LR``, so that the losses read through them do not pull the model toward random
     probes; the model's own schedule (warm-up, cosine) starts after them. Counted in ``steps``. 0: none."""
@@ -107,19 +110,20 @@ class TrainConfig:
     mix: tuple[int, int, int] = (1, 1, 1)
     lm_layers: int | None = None
     vision_depth: int | None = None
+    kv_heads: int | None = None
     heads_first: int = 0
 
     def __post_init__(self) -> None:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
             raise ValueError(f"init={self.init}: not a model directory (no config.json); give an exported gui-tiny "
                              "directory such as agent/models/gui_tiny")
-        own = _config_sizes(Path(self.init)) if self.init is not None else (GUI_TINY_TEXT["num_hidden_layers"],
-                                                                            GUI_TINY_VISION["depth"])
-        for name, size in zip(("lm_layers", "vision_depth"), own):
+        own = _config_sizes(Path(self.init)) if self.init is not None else (
+            GUI_TINY_TEXT["num_hidden_layers"], GUI_TINY_VISION["depth"], GUI_TINY_TEXT["num_key_value_heads"])
+        for name, size in zip(("lm_layers", "vision_depth", "kv_heads"), own):
             if getattr(self, name) is None:  # frozen: the resolved size is what the checkpoint records
                 object.__setattr__(self, name, size)
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs", "lm_layers",
-                     "vision_depth", "heads_first"):
+                     "vision_depth", "kv_heads", "heads_first"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (
                     0 if name in ("warmup", "reading_steps", "heads_first") else 1):
@@ -148,6 +152,10 @@ class TrainConfig:
             raise ValueError(f"lm_layers={self.lm_layers}, vision_depth={self.vision_depth}: init={self.init} has "
                              f"{own[0]} LM layers and {own[1]} vision blocks; a continuation can add layers, not "
                              "remove them")
+        query_heads = GUI_TINY_TEXT["num_attention_heads"]
+        if query_heads % self.kv_heads or (self.init is not None and self.kv_heads % own[2]):
+            raise ValueError(f"kv_heads={self.kv_heads} must divide the {query_heads} query heads"
+                             + (f" and be a multiple of init={self.init}'s {own[2]}" if self.init is not None else ""))
         if self.batch % self.procs:
             raise ValueError(f"batch={self.batch} must be a multiple of procs={self.procs}: each process draws an "
                              "equal share of every step's examples")
@@ -240,9 +248,9 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
-        # `lm_layers`/`vision_depth` had the default sizes, and from before `heads_first` had none
+        # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` had none
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
-                "vision_depth": "2", "heads_first": "0", **state["config"]}
+                "vision_depth": "2", "kv_heads": "2", "heads_first": "0", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -282,10 +290,11 @@ def _run_process(rank: int, cfg: TrainConfig, start: int, progress: bool, port: 
 def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
     """The seeded starting point of every process: gui-tiny (in train mode), the auxiliary heads and their AdamW."""
     if cfg.init is None:
-        bundle = build_gui_tiny(cfg.seed, lm_layers=cfg.lm_layers, vision_depth=cfg.vision_depth)
+        bundle = build_gui_tiny(cfg.seed, lm_layers=cfg.lm_layers, vision_depth=cfg.vision_depth,
+                                kv_heads=cfg.kv_heads)
     else:
-        lm_layers, vision_depth = _config_sizes(cfg.init)
-        bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth)
+        lm_layers, vision_depth, kv_heads = _config_sizes(cfg.init)
+        bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads)
         bundle.model.load_state_dict(_trained_weights(cfg.init))
     with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
         torch.manual_seed(cfg.seed)
@@ -294,20 +303,25 @@ def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
         heads.load_state_dict(_fitted_heads(cfg.init_heads, bundle.model))
     if sizes_of(bundle.model) != (cfg.lm_layers, cfg.vision_depth):  # after the heads' check: it compares with init
         bundle = dataclasses.replace(bundle, model=deepen(bundle.model, cfg.lm_layers, cfg.vision_depth, cfg.seed))
+    if kv_heads_of(bundle.model) != cfg.kv_heads:
+        bundle = dataclasses.replace(bundle, model=widen_kv(bundle.model, cfg.kv_heads))
     bundle.model.train()
     params = list(bundle.model.parameters()) + list(heads.parameters())
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
 
 
-def _config_sizes(directory: Path) -> tuple[int, int]:
-    """(LM layers, vision blocks) that the model directory's config.json declares; ValueError if it does not."""
+def _config_sizes(directory: Path) -> tuple[int, int, int]:
+    """(LM layers, vision blocks, KV heads) that the model directory's config.json declares; ValueError if it does
+    not."""
     path = Path(directory) / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-        return int(config["text_config"]["num_hidden_layers"]), int(config["vision_config"]["depth"])
+        text = config["text_config"]
+        return (int(text["num_hidden_layers"]), int(config["vision_config"]["depth"]),
+                int(text["num_key_value_heads"]))
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a Qwen2.5-VL config (text_config.num_hidden_layers, vision_config.depth): "
-                         f"{e!r}") from e
+        raise ValueError(f"{path}: not a Qwen2.5-VL config (text_config.num_hidden_layers and num_key_value_heads, "
+                         f"vision_config.depth): {e!r}") from e
 
 
 def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:

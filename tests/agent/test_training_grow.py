@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agent.training.examples import encode_episode
-from agent.training.grow import deepen
+from agent.training.grow import deepen, widen_kv
 from agent.training.gui_tiny import build_gui_tiny, sizes_of
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
 from agent.training.run import TrainConfig, train
@@ -113,3 +113,17 @@ def test_a_continuation_deepens_its_init_model_and_exports_the_deeper_model(tmp_
     assert main(["train", "--out", str(tmp_path / "shrunk"), "--init", str(tmp_path / "export"), "--lm-layers", "4",
                  "-q"]) == 2
     assert "can add layers, not remove them" in capsys.readouterr().err
+
+
+def test_a_model_widened_to_more_kv_heads_computes_exactly_what_the_trained_one_does(shipped):
+    bundle, examples = shipped
+    wide = widen_kv(bundle.model, 4)
+    assert wide.config.get_text_config().num_key_value_heads == 4
+    assert wide.model.language_model.layers[0].self_attn.k_proj.weight.shape == (256, 256)
+    pad = bundle.tokenizer.pad_token_id
+    assert torch.allclose(_logits(wide, examples, pad), _logits(bundle.model, examples, pad), atol=1e-5)
+    old = bundle.model.state_dict()["model.language_model.layers.2.self_attn.v_proj.weight"].view(2, 64, 256)
+    new = wide.state_dict()["model.language_model.layers.2.self_attn.v_proj.weight"].view(4, 64, 256)
+    assert torch.equal(new[0], old[0]) and torch.equal(new[1], old[0]) and torch.equal(new[3], old[1])
+    with pytest.raises(ValueError, match="multiple of the model's 2 KV heads"):
+        widen_kv(bundle.model, 3)
