@@ -62,6 +62,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--export", type=Path, default=None, metavar="DIR",
                     help="do not train: export --out's checkpoint.pt as a Hugging Face model directory DIR (the "
                          "shipped one is agent/models/gui_tiny). Default: off")
+    tr.add_argument("--average", nargs="+", default=None, metavar="DIR",
+                    help="do not train: write --out's checkpoint.pt as the uniform mean of the weights of two or more "
+                         "gui-tiny model directories (continuations of one model; each widened to the most KV heads "
+                         "among them), to export with --export. Default: off")
     tr.add_argument("--card-facts", type=Path, default=None, metavar="JSON",
                     help="with --export: a JSON object of model-card facts; its \"figures\" object (e.g. held-out "
                          "accuracies) becomes the card's figures table. Default: none")
@@ -79,6 +83,8 @@ def _mix(text: str) -> tuple[int, int, int]:
 def train_command(args: argparse.Namespace) -> int:
     if args.export is not None:
         return _export(args)
+    if args.average is not None:
+        return _average(args)
     if args.card_facts is not None:
         print("error: --card-facts goes with --export", file=sys.stderr)
         return 2
@@ -100,6 +106,18 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"trained: {out / 'checkpoint.pt'} (curve: {out / 'curve.csv'}, {out / 'curve.png'})")
+    return 0
+
+
+def _average(args: argparse.Namespace) -> int:
+    from agent.training.soup import average_checkpoint
+
+    try:
+        path = average_checkpoint(args.average, args.out)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"averaged: {path} (export it with --out {args.out} --export DIR)")
     return 0
 
 

@@ -51,7 +51,8 @@ def export_gui_tiny(checkpoint_path: str | Path, out_dir: str | Path, *, card_fa
     """Write the Hugging Face directory of the gui-tiny in `checkpoint_path` to `out_dir` and return `out_dir`.
 
     checkpoint_path: a `python -m agent train` checkpoint (a dict whose "model" entry is the model's state_dict;
-        its "config", "step" and "elapsed_s" entries, when present, fill the card's training facts).
+        its "config", "step", "elapsed_s" and "averaged" (`agent.training.soup`) entries, when present, fill the
+        card's training facts).
     card_facts: facts for the model card. "figures" (a mapping measure -> value, e.g. held-out accuracies) becomes
         the figures table; every other entry (e.g. "command", "hardware", "training time") is a training fact and
         replaces the one derived from the checkpoint under the same name.
@@ -128,6 +129,10 @@ def _training_facts(state: Mapping[str, Any]) -> dict[str, str]:
             facts["training tasks seen"] = str(int(state["step"]) * int(cfg["batch"]))
     if "elapsed_s" in state:
         facts["training time"] = f"{float(state['elapsed_s']) / 60:.0f} min"
+    if "averaged" in state:  # `agent.training.soup`
+        sources = " ".join(state["averaged"])
+        facts["made by"] = (f"the uniform mean of the weights of {len(state['averaged'])} models: `python -m agent "
+                            f"train --out OUT --average {sources}`")
     return facts
 
 

@@ -246,6 +246,9 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
     start = 0
     if resume and ckpt_path.is_file():
         state = torch.load(ckpt_path, weights_only=False, map_location="cpu", mmap=True)  # reads the config alone
+        if "config" not in state:
+            raise ValueError(f"{ckpt_path}: not a training run's checkpoint (an average of models? export it and "
+                             "continue it with --init); use another --out")
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
         # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` had none

@@ -127,3 +127,27 @@ def test_a_model_widened_to_more_kv_heads_computes_exactly_what_the_trained_one_
     assert torch.equal(new[0], old[0]) and torch.equal(new[1], old[0]) and torch.equal(new[3], old[1])
     with pytest.raises(ValueError, match="multiple of the model's 2 KV heads"):
         widen_kv(bundle.model, 3)
+
+
+def test_a_continuation_widens_its_init_model_to_more_kv_heads_and_exports_it(tmp_path):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from agent.cli import main
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+    from agent.training.gui_tiny import kv_heads_of
+
+    init = packaged_dir("gui-tiny")
+    common = dict(steps=1, batch=1, warmup=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1, init=init)
+    assert TrainConfig(out=tmp_path / "same", **common).kv_heads == 2  # None: the init model's own
+    for wrong in (1, 3):  # fewer than init's, or not a divisor of the 4 query heads
+        with pytest.raises(ValueError, match="must divide the 4 query heads and be a multiple of init="):
+            TrainConfig(out=tmp_path / "x", kv_heads=wrong, **common)
+    cfg = TrainConfig(out=tmp_path / "wide", lr=1e-6, kv_heads=4, **common)
+    assert kv_heads_of(run_module._replica(cfg)[0].model) == 4
+    out = train(cfg, progress=False)
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["config"]["kv_heads"] == "4"
+    assert main(["train", "--out", str(out), "--export", str(tmp_path / "export"), "-q"]) == 0
+    loaded = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "export", dtype=torch.float32)
+    assert kv_heads_of(loaded) == 4 and sizes_of(loaded) == (4, 2)
+    assert TrainConfig(out=tmp_path / "next", **dict(common, init=tmp_path / "export")).kv_heads == 4
