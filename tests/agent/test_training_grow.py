@@ -11,7 +11,7 @@ import torch
 
 from agent.training.examples import encode_episode
 from agent.training.grow import deepen, widen_kv
-from agent.training.gui_tiny import build_gui_tiny, sizes_of
+from agent.training.gui_tiny import build_gui_tiny, sizes_in, sizes_of
 from agent.training.objective import AttentionTap, AuxHeads, collate, compute_losses
 from agent.training.run import TrainConfig, train
 from tasks.synthdesk import training as synthdesk
@@ -23,8 +23,9 @@ def shipped():
     from agent.models.loading import packaged_dir
     from agent.training.run import _trained_weights
 
-    bundle = build_gui_tiny(0)
-    bundle.model.load_state_dict(_trained_weights(packaged_dir("gui-tiny")))
+    weights = _trained_weights(packaged_dir("gui-tiny"))
+    bundle = build_gui_tiny(0, **sizes_in(weights))
+    bundle.model.load_state_dict(weights)
     episodes = [synthdesk.episode(random.Random(f"grow:{kind}"), kind) for kind in ("grounding", "memory")]
     examples = [encode_episode(ep, bundle.processor) for ep in episodes]
     return bundle, examples
@@ -115,8 +116,10 @@ def test_a_continuation_deepens_its_init_model_and_exports_the_deeper_model(tmp_
     assert "can add layers, not remove them" in capsys.readouterr().err
 
 
-def test_a_model_widened_to_more_kv_heads_computes_exactly_what_the_trained_one_does(shipped):
-    bundle, examples = shipped
+def test_a_model_widened_to_more_kv_heads_computes_exactly_what_it_did(shipped):
+    """On a model of 2 KV heads with random weights (the shipped one may have 4 already): each query head meets the
+    same keys and values, so the logits stay equal."""
+    bundle, examples = build_gui_tiny(7), shipped[1]
     wide = widen_kv(bundle.model, 4)
     assert wide.config.get_text_config().num_key_value_heads == 4
     assert wide.model.language_model.layers[0].self_attn.k_proj.weight.shape == (256, 256)
@@ -133,11 +136,11 @@ def test_a_continuation_widens_its_init_model_to_more_kv_heads_and_exports_it(tm
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from agent.cli import main
-    from agent.models.loading import packaged_dir
     from agent.training import run as run_module
     from agent.training.gui_tiny import kv_heads_of
 
-    init = packaged_dir("gui-tiny")
+    init = tmp_path / "narrow"  # a model directory of 2 KV heads (random weights: the shipped one may have 4)
+    build_gui_tiny(3).model.save_pretrained(init)
     common = dict(steps=1, batch=1, warmup=1, reading_steps=0, threads=1, procs=1, checkpoint_every=1, init=init)
     assert TrainConfig(out=tmp_path / "same", **common).kv_heads == 2  # None: the init model's own
     for wrong in (1, 3):  # fewer than init's, or not a divisor of the 4 query heads

@@ -10,7 +10,7 @@ import torch
 
 from agent.training.grow import widen_kv
 from agent.training.gui_tiny import build_gui_tiny, kv_heads_of
-from agent.training.soup import average_checkpoint, average_models
+from agent.training.soup import average_models
 
 
 def test_the_average_is_the_mean_of_the_weights_after_widening_to_the_most_kv_heads():
