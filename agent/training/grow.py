@@ -17,7 +17,7 @@ import re
 import torch
 from torch import nn
 
-from agent.training.gui_tiny import BLOCK_WEIGHT, LM_LAYERS, VISION_BLOCKS, build_gui_tiny, sizes_of
+from agent.training.gui_tiny import BLOCK_WEIGHT, LM_LAYERS, VISION_BLOCKS, build_gui_tiny, kv_heads_of, sizes_of
 
 __all__ = ["deepen", "widen_kv"]
 
@@ -38,7 +38,7 @@ def deepen(model: nn.Module, lm_layers: int, vision_depth: int, seed: int = 0) -
         raise ValueError(f"a model of {old_lm} LM layers and {old_vision} vision blocks cannot be deepened to "
                          f"{lm_layers} and {vision_depth}: layers are added, never removed")
     grown = build_gui_tiny(seed, model.config._attn_implementation, lm_layers=lm_layers,
-                           vision_depth=vision_depth).model
+                           vision_depth=vision_depth, kv_heads=kv_heads_of(model)).model
     trained, state = model.state_dict(), grown.state_dict()
     sources = {LM_LAYERS: _sources(old_lm, lm_layers), VISION_BLOCKS: _sources(old_vision, vision_depth)}
     for name in state:
