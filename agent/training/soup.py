@@ -37,8 +37,8 @@ def average_models(models: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
         raise ValueError(f"the models have different depths (LM layers, vision blocks): {sorted(depths)}; only "
                          "models of one depth can be averaged")
     kv_heads = max(kv_heads_of(m) for m in models)
-    states = [(m if kv_heads_of(m) == kv_heads else widen_kv(m, kv_heads)).float().state_dict() for m in models]
-    return {name: torch.stack([s[name] for s in states]).mean(0) for name in states[0]}
+    states = [(m if kv_heads_of(m) == kv_heads else widen_kv(m, kv_heads)).state_dict() for m in models]
+    return {name: torch.stack([s[name].float() for s in states]).mean(0) for name in states[0]}
 
 
 def average_checkpoint(directories: Sequence[str | Path], out: str | Path) -> Path:
