@@ -83,11 +83,11 @@ def _mix(text: str) -> tuple[int, int, int]:
 def train_command(args: argparse.Namespace) -> int:
     if args.export is not None:
         return _export(args)
-    if args.average is not None:
-        return _average(args)
-    if args.card_facts is not None:
+    if args.card_facts is not None:  # before --average: a checkpoint has no card, so they would be dropped silently
         print("error: --card-facts goes with --export", file=sys.stderr)
         return 2
+    if args.average is not None:
+        return _average(args)
     from agent.training.run import TrainConfig, train
 
     try:

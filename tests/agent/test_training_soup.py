@@ -55,3 +55,6 @@ def test_an_average_of_the_shipped_model_and_another_exports_and_loads(tmp_path,
     assert "not a training run's checkpoint" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "s2"), "--average", "gui-tiny", str(tmp_path), "-q"]) == 2
     assert "not a model directory" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "s3"), "--average", "gui-tiny", str(other), "--card-facts",
+                 str(tmp_path / "facts.json"), "-q"]) == 2
+    assert "--card-facts goes with --export" in capsys.readouterr().err and not (tmp_path / "s3").exists()
