@@ -84,7 +84,7 @@ def main() -> None:
             transcript.observe(image)
             transcript.record_reply(str(engine.reply(transcript.messages()).extra["raw"]))
         shares = dict(kept_shares(engine))
-        print(f"| {spec} | " + " | ".join(f"{100 * float(shares[i].mean()):.0f}%" if i in shares else "evicted"
+        print(f"| {spec} | " + " | ".join(f"{100 * float(shares[i].mean()):.1f}%" if i in shares else "evicted"
                                           for i in range(len(images))) + " |")
         rows.append((spec, [draw(images[i], s) for i, s in sorted(shares.items())]))
     width = max(sum(im.width for im in row) + 8 * len(row) for _, row in rows) + 200

@@ -218,6 +218,17 @@ def _top1(run: dict[str, Any]) -> float | None:
     return run["fidelity"]["top1_agreement"] if run.get("fidelity") else None
 
 
+def _memory(run: dict[str, Any]) -> tuple[int, int] | None:
+    """(right, scored) over a run's memory steps; None when it scored none."""
+    memory = run["metrics"].get("compat", {}).get("memory") or {}
+    return (memory["correct_steps"], memory["steps"]) if memory.get("steps") else None
+
+
+def _memory_cell(run: dict[str, Any]) -> str:
+    counts = _memory(run)
+    return "–" if counts is None else f"{counts[0]}/{counts[1]}"
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -244,6 +255,10 @@ def readme_section(budget: dict[str, Any], history: dict[str, Any], timings: dic
                          lambda r: _pct(_acc(r)), size_of, header)
     lines += pivot_table(runs, "Top-1 agreement with the full cache (%) by method and budget:",
                          lambda r: _pct(_top1(r)), size_of, header)
+    if any(_memory(r) for r in runs):
+        lines += pivot_table(runs, "Memory steps right (of those scored) by method and budget: the steps whose answer "
+                                   "was shown only on an earlier screenshot (a notice's word or code), where a method "
+                                   "must have kept that screenshot's tokens:", _memory_cell, size_of, header)
     if image:
         lines += [f"![step accuracy against budget, one line per method]({image})", ""]
     cap = size_header(hist)(cfg.max_tokens)
@@ -302,6 +317,12 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
                     notes.append(other["method"])
             line += (f" GUI-KV does not beat {', '.join(notes)} (accuracy and agreement no higher)." if notes
                      else " GUI-KV beats every other method in accuracy or agreement.")
+            ablation = next((r for r in at if parse_method(r["method"]).name == "gui_kv"
+                             and parse_method(r["method"]).kwargs.get("temporal") is False), None)
+            mine, theirs = _memory(gui), _memory(ablation) if ablation is not None else None
+            if mine is not None and theirs is not None and mine[0] != theirs[0]:
+                line += (f" Memory steps: GUI-KV {mine[0]}/{mine[1]}, without its temporal step {theirs[0]}/"
+                         f"{theirs[1]}.")
         out.append(line)
     out += _alike(compressed)
     by_method: dict[str, list[tuple[int, float]]] = {}

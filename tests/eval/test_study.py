@@ -57,6 +57,27 @@ def test_findings_compare_gui_kv_with_keep_text_against_baselines_and_its_ablati
     assert "percent of all the tokens seen kept, text included" in plain
 
 
+def test_memory_steps_get_a_table_and_gui_kv_is_compared_with_its_temporal_ablation_on_them() -> None:
+    def run(method: str, budget: float | None, right: int) -> dict[str, Any]:
+        out = _run(method, budget, 0.5, 0.9)
+        out["metrics"]["compat"]["memory"] = {"correct_steps": right, "steps": 8}
+        return out
+
+    runs = [run("full", None, 8), run("snapkv(keep_text=true)", 10.0, 4), run("gui_kv(keep_text=true)", 10.0, 1),
+            run("gui_kv(temporal=false,keep_text=true)", 10.0, 5), run("gui_kv(keep_text=true)", 20.0, 2),
+            run("gui_kv(temporal=false,keep_text=true)", 20.0, 2)]
+    hist = {"runs": [{**_run("gui_kv", None, 0.5, 1.0), "max_tokens": 512, "frames": 2}]}
+    section = readme_section({"model": "m", "runs": runs}, hist, {"budget": 60.0}, StudyConfig(), None)
+    assert "Memory steps right (of those scored) by method and budget" in section
+    assert "| full | 8/8 | 8/8 |" in section and "| snapkv(keep_text=true) | 4/8 |  |" in section
+    assert "| gui_kv(keep_text=true) | 1/8 | 2/8 |" in section
+    assert "Memory steps: GUI-KV 1/8, without its temporal step 5/8." in section
+    assert section.count("Memory steps: GUI-KV") == 1  # equal at 20%: no line
+    no_memory = readme_section({"model": "m", "runs": [_run("full", None, 0.6, 1.0)]}, hist, {"budget": 60.0},
+                               StudyConfig(), None)
+    assert "Memory steps right" not in no_memory
+
+
 def test_findings_name_methods_that_scored_exactly_alike() -> None:
     def run(method: str, budget: float, accuracy: float, kl: float) -> dict[str, Any]:
         out = _run(method, budget, accuracy, 0.9)
