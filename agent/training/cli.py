@@ -50,6 +50,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="key/value heads of the LM attention (1, 2 or 4). With --init, a multiple of the model's "
                          "own widens it: each KV head is copied to the query heads that shared it, so training "
                          f"starts from its exact outputs. Default: {defaults.kv_heads}, or the --init model's")
+    tr.add_argument("--inverted-every", type=int, default=defaults.inverted_every, metavar="K",
+                    help="one example in K of a grounding step has a target drawn inverted (an open menu's title, a "
+                         f"selected list item); 0: none. Default: {defaults.inverted_every}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -99,7 +102,7 @@ def train_command(args: argparse.Namespace) -> int:
         cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
                           lm_layers=args.lm_layers, vision_depth=args.vision_depth, kv_heads=args.kv_heads,
-                          heads_first=args.heads_first,
+                          heads_first=args.heads_first, inverted_every=args.inverted_every,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

@@ -16,7 +16,10 @@ first), and the task mix moves from grounding-heavy (1/2 grounding, 1/4 episode,
 thirds unless ``mix`` weighs the kinds otherwise); each step draws one kind, so the examples of a batch have similar
 lengths. One in ``GLANCE_EVERY`` examples of a grounding step is a glance (`tasks.synthdesk.training.glance`: a
 memory step with its notice still on screen, as short as a grounding screen): nothing else teaches writing a word
-or code read off a screen, which every memory step needs.
+or code read off a screen, which every memory step needs. With ``inverted_every`` K > 0, example 1 of every K of a
+grounding step is a grounding task whose target is drawn inverted (`tasks.synthdesk.training.inverted`: an open
+menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, and the shipped means
+click about half of them (open menu titles 3 of 14) against 97% of the rest.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
@@ -109,7 +112,13 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
         rng = random.Random(f"{cfg.seed}:{step}:{b}")
         d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
         glance = kind == "grounding" and b % GLANCE_EVERY == GLANCE_EVERY - 1
-        task = synthdesk.glance(rng, density=d) if glance else synthdesk.episode(rng, kind, density=d)
+        inverted = kind == "grounding" and cfg.inverted_every > 0 and b % cfg.inverted_every == 1
+        if glance:
+            task = synthdesk.glance(rng, density=d)
+        elif inverted:
+            task = synthdesk.inverted(rng, density=d)
+        else:
+            task = synthdesk.episode(rng, kind, density=d)
         out.append(encode_episode(task, processor))
     return out
 
@@ -165,7 +174,7 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
         # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` had none
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
-                "vision_depth": "2", "kv_heads": "2", "heads_first": "0", **state["config"]}
+                "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")

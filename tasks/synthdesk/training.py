@@ -28,6 +28,11 @@ under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens`
 memory task alone, with its notice still on screen (one frame; kind "memory", template "<template>_glance"). It
 teaches reading a word or code off the screen and writing it, which the memory steps need and nothing else trains.
 
+`inverted(rng, density=None) -> TrainEpisode` is another: a grounding task of the train split whose target is drawn
+in inverted colours (a white label on the accent colour): the title of the open menu, the selected list item or a
+dialog's default button (`INVERTED_ROLES` when ``on``). Such targets are 2 to 5% of grounding tasks and the hardest
+to click: the inverted look and the state ("its menu is open") are rare as targets.
+
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
 `prompt=agent.prompts.synthdesk_task_prompt(instruction)`: observe frame 0, record reply 0, observe frame 1, ...;
@@ -50,7 +55,11 @@ from tasks.synthdesk.generate import MAX_ATTEMPTS, draw, generate
 from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "glance", "sample"]
+__all__ = ["INVERTED_ROLES", "StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "glance", "inverted",
+           "sample"]
+
+INVERTED_ROLES = ("menu", "listitem", "button")
+"""The roles `tasks.synthdesk.render` draws inverted (white on the accent colour) when the widget is ``on``."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,16 @@ def from_task(task: Episode) -> TrainEpisode:
     return TrainEpisode(kind=task.kind, template=task.template, instruction=task.instruction,
                         frames=tuple(s.image for s in screens), layouts=tuple(s.widgets for s in screens),
                         targets=tuple(_target(task, i) for i in range(len(task.steps))))
+
+
+def inverted(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
+    """A grounding task whose target is drawn inverted, drawn from ``rng`` (train split)."""
+    for _ in range(MAX_ATTEMPTS):
+        task = draw(rng, "grounding", "train", density=density)
+        target = task.steps[0].target
+        if target is not None and target.on and target.role in INVERTED_ROLES:
+            return from_task(task)
+    raise RuntimeError(f"no grounding task with an inverted target in {MAX_ATTEMPTS} draws (density={density})")
 
 
 def glance(rng: random.Random, *, density: float | None = None) -> TrainEpisode:

@@ -144,6 +144,29 @@ def test_a_memory_press_steps_thought_spells_the_noted_word_pointing_at_the_noti
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_an_inverted_task_clicks_a_widget_drawn_white_on_the_accent(gui_tiny, seed):
+    """`synthdesk.inverted`: a train-split grounding task whose target is on (open menu, selected item, default
+    button) and so drawn inverted: its box is mostly the accent colour, where the same role off is light."""
+    from tasks.synthdesk.app import hit
+
+    def median(image, box):  # the median grey level of the box's pixels
+        grey = sorted(image.crop(box).convert("L").tobytes())
+        return grey[len(grey) // 2]
+
+    ep = synthdesk.inverted(random.Random(seed))
+    (target,) = ep.targets
+    widget = hit(ep.layouts[0], *target.target_point)
+    assert ep.kind == "grounding" and widget.box == target.target_box
+    assert widget.on and widget.role in synthdesk.INVERTED_ROLES
+    assert ep.instruction == f"click {widget.label}"
+    assert median(ep.frames[0], widget.box) < 200  # the median pixel of its box is not light
+    assert all(median(ep.frames[0], w.box) >= 200 for w in ep.layouts[0] if w.role == widget.role and not w.on)
+    again = synthdesk.inverted(random.Random(seed))
+    assert again.instruction == ep.instruction and again.frames[0].tobytes() == ep.frames[0].tobytes()
+    assert len(encode_episode(ep, gui_tiny.processor).pointers) >= 2  # its x and y pointers
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
     from tasks.synthdesk.app import hit
 
