@@ -18,8 +18,8 @@ lengths. One in ``GLANCE_EVERY`` examples of a grounding step is a glance (`task
 memory step with its notice still on screen, as short as a grounding screen): nothing else teaches writing a word
 or code read off a screen, which every memory step needs. With ``inverted_every`` K > 0, example 1 of every K of a
 grounding step is a grounding task whose target is drawn inverted (`tasks.synthdesk.training.inverted`: an open
-menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, and the shipped means
-click about half of them (open menu titles 3 of 14) against 97% of the rest.
+menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, of which the shipped
+mean clicks about a quarter (open menu titles 4 of 14, selected list items 1 of 9) against 97% of the other targets.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
