@@ -297,6 +297,12 @@ def _is_gui_kv(spec: str) -> bool:
     return parsed.name == "gui_kv" and set(parsed.kwargs) <= {"keep_text"}
 
 
+def _is_gui_kv_without_temporal(spec: str) -> bool:
+    """GUI-KV's ablation without its temporal step (``temporal=false``)."""
+    parsed = parse_method(spec)
+    return parsed.name == "gui_kv" and parsed.kwargs.get("temporal") is False
+
+
 def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: StudyConfig) -> list[str]:
     """One line per budget (who wins accuracy and agreement, and how GUI-KV compares with the baselines and its
     ablations), one for the history sweep."""
@@ -317,8 +323,7 @@ def _findings(runs: list[dict[str, Any]], hist: list[dict[str, Any]], cfg: Study
                     notes.append(other["method"])
             line += (f" GUI-KV does not beat {', '.join(notes)} (accuracy and agreement no higher)." if notes
                      else " GUI-KV beats every other method in accuracy or agreement.")
-            ablation = next((r for r in at if parse_method(r["method"]).name == "gui_kv"
-                             and parse_method(r["method"]).kwargs.get("temporal") is False), None)
+            ablation = next((r for r in at if _is_gui_kv_without_temporal(r["method"])), None)
             mine, theirs = _memory(gui), _memory(ablation) if ablation is not None else None
             if mine is not None and theirs is not None and mine[0] != theirs[0]:
                 line += (f" Memory steps: GUI-KV {mine[0]}/{mine[1]}, without its temporal step {theirs[0]}/"
