@@ -53,6 +53,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--inverted-every", type=int, default=defaults.inverted_every, metavar="K",
                     help="one example in K of a grounding step has a target drawn inverted (an open menu's title, a "
                          f"selected list item); 0: none. Default: {defaults.inverted_every}")
+    tr.add_argument("--beside-every", type=int, default=defaults.beside_every, metavar="K",
+                    help="one example in K of a grounding step is on a screen with an inverted widget and asks for it "
+                         "or, half the time, a widget within a cell of it (its neighbour in a list or menu); 0: none. "
+                         f"Default: {defaults.beside_every}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -103,6 +107,7 @@ def train_command(args: argparse.Namespace) -> int:
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
                           lm_layers=args.lm_layers, vision_depth=args.vision_depth, kv_heads=args.kv_heads,
                           heads_first=args.heads_first, inverted_every=args.inverted_every,
+                          beside_every=args.beside_every,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

@@ -33,7 +33,9 @@ class TrainConfig:
     the model) at ``HEADS_FIRST_LR``, so that the losses read through them do not pull the model toward random
     probes; the model's own schedule (warm-up, cosine) starts after them. Counted in ``steps``. 0: none.
     inverted_every: one example in this many of a grounding step is a grounding task whose target is drawn inverted
-    (`agent.training.run`); 0: none."""
+    (`agent.training.run`); 0: none.
+    beside_every: one example in this many of a grounding step is a grounding task on a screen with an inverted
+    widget whose target is that widget or, half the time, one within a cell of it (`agent.training.run`); 0: none."""
 
     out: Path
     steps: int = 1750
@@ -53,6 +55,7 @@ class TrainConfig:
     kv_heads: int | None = None
     heads_first: int = 0
     inverted_every: int = 0
+    beside_every: int = 0
 
     def __post_init__(self) -> None:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
@@ -64,10 +67,10 @@ class TrainConfig:
             if getattr(self, name) is None:  # frozen: the resolved size is what the checkpoint records
                 object.__setattr__(self, name, size)
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs", "lm_layers",
-                     "vision_depth", "kv_heads", "heads_first", "inverted_every"):
+                     "vision_depth", "kv_heads", "heads_first", "inverted_every", "beside_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (
-                    0 if name in ("warmup", "reading_steps", "heads_first", "inverted_every") else 1):
+                    0 if name in ("warmup", "reading_steps", "heads_first", "inverted_every", "beside_every") else 1):
                 raise ValueError(f"{name}={value!r} must be a positive int")
         if self.reading_steps >= self.steps:
             raise ValueError(f"reading_steps={self.reading_steps} leaves none of the {self.steps} steps to the tasks")

@@ -20,6 +20,9 @@ or code read off a screen, which every memory step needs. With ``inverted_every`
 grounding step is a grounding task whose target is drawn inverted (`tasks.synthdesk.training.inverted`: an open
 menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, of which the shipped
 mean clicks about a quarter (open menu titles 4 of 14, selected list items 1 of 9) against 97% of the other targets.
+With ``beside_every`` K > 0, example 2 of every K (after glances and inverted ones) is `synthdesk.training.beside`:
+a screen with an inverted widget whose target is that widget or, half the time, its neighbour, so that no prior
+("inverted is never next" from the episodes, "inverted is the target" from ``inverted_every``) decides the click.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
@@ -113,10 +116,13 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
         d = min(1.0, max(0.0, rng.uniform(density - 0.3, density)))
         glance = kind == "grounding" and b % GLANCE_EVERY == GLANCE_EVERY - 1
         inverted = kind == "grounding" and cfg.inverted_every > 0 and b % cfg.inverted_every == 1
+        beside = kind == "grounding" and cfg.beside_every > 0 and b % cfg.beside_every == 2 % cfg.beside_every
         if glance:
             task = synthdesk.glance(rng, density=d)
         elif inverted:
             task = synthdesk.inverted(rng, density=d)
+        elif beside:
+            task = synthdesk.beside(rng, density=d)
         else:
             task = synthdesk.episode(rng, kind, density=d)
         out.append(encode_episode(task, processor))
@@ -172,9 +178,11 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
                              "continue it with --init); use another --out")
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
-        # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` had none
+        # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` (`inverted_every`,
+        # `beside_every`) had none
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
-                "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", **state["config"]}
+                "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", "beside_every": "0",
+                **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")

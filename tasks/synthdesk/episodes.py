@@ -45,6 +45,7 @@ from tasks.synthdesk.widgets import Widget
 
 __all__ = [
     "ActionType", "EPISODE_TEMPLATES", "Episode", "GoldStep", "KINDS", "Kind", "MEMORY_TEMPLATES", "draw_episode",
+    "grounding_targets", "grounding_task",
 ]
 
 Kind = Literal["grounding", "episode", "memory"]
@@ -324,18 +325,34 @@ def _grounding(rng: random.Random, spec: AppSpec) -> _Plan | None:
         item = rng.choice([it for m in spec.menus for it in m.items if it.command != "plain"] or [None])
         if item is not None:
             state = state._run_item(item.label)
-    layout = state.layout()
-    tokens: dict[str, int] = {}
-    for w in layout:
-        for token in set(_WORD.findall(f"{w.label} {w.text}")):
-            tokens[token] = tokens.get(token, 0) + 1
-    reachable = [w for w in layout if w.interactive and w.label and not w.text and tokens.get(w.label, 0) == 1
-                 and hit(layout, *w.click_point) is w]
+    reachable = grounding_targets(state.layout())
     if not reachable:
         return None
     role = rng.choice(sorted({w.role for w in reachable}))
     target = rng.choice([w for w in reachable if w.role == role])
+    return _grounding_plan(state, target)
+
+
+def _grounding_plan(state: AppState, target: Widget) -> _Plan:
     return _Plan(f"click {target.label}", None, (_click(target.key),), state)
+
+
+def grounding_targets(layout: tuple[Widget, ...]) -> list[Widget]:
+    """The widgets of ``layout`` a grounding task may ask for: interactive, labelled, showing no text of their own,
+    with a label that no other widget shows, and on top at their click point."""
+    tokens: dict[str, int] = {}
+    for w in layout:
+        for token in set(_WORD.findall(f"{w.label} {w.text}")):
+            tokens[token] = tokens.get(token, 0) + 1
+    return [w for w in layout if w.interactive and w.label and not w.text and tokens.get(w.label, 0) == 1
+            and hit(layout, *w.click_point) is w]
+
+
+def grounding_task(state: AppState, target: Widget) -> Episode:
+    """The grounding task "click <target>" on ``state`` (``target`` one of `grounding_targets` of its layout)."""
+    plan = _grounding_plan(state, target)
+    steps, final = _run(plan, finish=False)
+    return Episode("grounding", "grounding", plan.instruction, None, steps, final)
 
 
 # -- running a plan ----------------------------------------------------------------------------------------------

@@ -33,6 +33,13 @@ in inverted colours (a white label on the accent colour): the title of the open 
 dialog's default button (`INVERTED_ROLES` when ``on``). Such targets are 2 to 5% of grounding tasks and the hardest
 to click: the inverted look and the state ("its menu is open") are rare as targets.
 
+`beside(rng, density=None) -> TrainEpisode` pairs with it: a grounding task on a screen with an inverted widget whose
+target is, half the time, that widget and otherwise a widget within one cell of it (the list item above or below, the
+next menu title, the open menu's first item). `inverted` alone teaches "the inverted widget is the target" (a
+continuation with one grounding example in 3 of them clicked inverted neighbours of 32 other targets); the held-out
+misses were the opposite (the episodes teach that an inverted widget is never the next click: an open menu's next
+gold is one of its items, a selected item's is Delete). Half and half leaves the label alone to decide.
+
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
 `prompt=agent.prompts.synthdesk_task_prompt(instruction)`: observe frame 0, record reply 0, observe frame 1, ...;
@@ -49,14 +56,14 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind
+from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind, grounding_targets, grounding_task
 from tasks.synthdesk.app import hit
-from tasks.synthdesk.generate import MAX_ATTEMPTS, draw, generate
+from tasks.synthdesk.generate import MAX_ATTEMPTS, draw, generate, split_of
 from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
-__all__ = ["INVERTED_ROLES", "StepTarget", "TrainEpisode", "TrainSample", "episode", "from_task", "glance", "inverted",
-           "sample"]
+__all__ = ["INVERTED_ROLES", "StepTarget", "TrainEpisode", "TrainSample", "beside", "episode", "from_task", "glance",
+           "inverted", "sample"]
 
 INVERTED_ROLES = ("menu", "listitem", "button")
 """The roles `tasks.synthdesk.render` draws inverted (white on the accent colour) when the widget is ``on``."""
@@ -199,6 +206,31 @@ def inverted(rng: random.Random, *, density: float | None = None) -> TrainEpisod
         if target is not None and target.on and target.role in INVERTED_ROLES:
             return from_task(task)
     raise RuntimeError(f"no grounding task with an inverted target in {MAX_ATTEMPTS} draws (density={density})")
+
+
+def beside(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
+    """A grounding task of the train split on a screen with an inverted widget: the target is that widget or, half
+    the time, a widget within one cell of it (module docstring), drawn from ``rng``."""
+    for _ in range(MAX_ATTEMPTS):
+        state = draw(rng, "grounding", "train", density=density).steps[0].state
+        targets = grounding_targets(state.layout())
+        inverted = [w for w in targets if w.on and w.role in INVERTED_ROLES]
+        if not inverted:
+            continue
+        centre = rng.choice(inverted)
+        near = [w for w in targets if w is not centre and _gap(w.box, centre.box) <= CELL]
+        if not near:
+            continue
+        task = grounding_task(state, rng.choice(near) if rng.random() < 0.5 else centre)
+        if split_of(task) == "train":  # another target is another task: its own fingerprint
+            return from_task(task)
+    raise RuntimeError(f"no grounding screen with an inverted target and a neighbour in {MAX_ATTEMPTS} draws "
+                       f"(density={density})")
+
+
+def _gap(a: Box, b: Box) -> int:
+    """Pixels between two boxes along the axis that separates them most (0 when they touch or overlap)."""
+    return max(a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3], 0)
 
 
 def glance(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
