@@ -166,6 +166,39 @@ def test_an_inverted_task_clicks_a_widget_drawn_white_on_the_accent(gui_tiny, se
     assert len(encode_episode(ep, gui_tiny.processor).pointers) >= 2  # its x and y pointers
 
 
+def test_a_beside_task_asks_for_an_inverted_widget_or_a_neighbour_half_each(gui_tiny, monkeypatch):
+    """`synthdesk.beside`: a train-split grounding task on a screen with an inverted widget (on, of
+    `INVERTED_ROLES`); its target is that widget or a reachable widget within one cell of an inverted one, about
+    half each, and the same RNG gives the same task."""
+    from tasks.synthdesk.app import hit
+    from tasks.synthdesk.episodes import grounding_targets
+    from tasks.synthdesk.generate import split_of
+
+    def gap(a, b):
+        return max(a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3], 0)
+
+    tasks, real = [], synthdesk.grounding_task
+    monkeypatch.setattr(synthdesk, "grounding_task", lambda state, target: tasks.append(real(state, target))
+                        or tasks[-1])
+    on_target = 0
+    for seed in range(40):
+        ep = synthdesk.beside(random.Random(seed))
+        (target,) = ep.targets
+        layout = ep.layouts[0]
+        widget = hit(layout, *target.target_point)
+        inverted = [w for w in layout if w.on and w.role in synthdesk.INVERTED_ROLES]
+        assert ep.kind == "grounding" and ep.template == "grounding" and ep.instruction == f"click {widget.label}"
+        assert widget.box == target.target_box and widget in grounding_targets(layout)
+        assert any(gap(widget.box, w.box) <= CELL for w in inverted)
+        on_target += widget in inverted
+        assert split_of(tasks[-1]) == "train"  # its own fingerprint: another target is another task
+        if seed < 4:
+            again = synthdesk.beside(random.Random(seed))
+            assert again.instruction == ep.instruction and again.frames[0].tobytes() == ep.frames[0].tobytes()
+            assert len(encode_episode(ep, gui_tiny.processor).pointers) >= 2  # its x and y pointers
+    assert 10 <= on_target <= 30
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_glance_is_a_memory_step_with_its_notice_on_screen(gui_tiny, seed):
     from tasks.synthdesk.app import hit

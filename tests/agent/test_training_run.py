@@ -267,49 +267,52 @@ def test_mix_weighs_the_kinds_of_the_final_mix_and_bad_mixes_are_refused(tmp_pat
         TrainConfig(out=tmp_path, mix=(0, 0, 0))
 
 
-def test_inverted_every_puts_an_inverted_target_in_each_grounding_step_and_old_checkpoints_resume_without(
-        tmp_path, monkeypatch):
-    """One example in ``inverted_every`` of a grounding step (b % K == 1) is `synthdesk.inverted`; episode and memory
-    steps have none, 0 turns it off, and a checkpoint from before the option resumes as 0 (what it drew)."""
+@pytest.mark.parametrize("draw, option, at", [("inverted", "inverted_every", 1), ("beside", "beside_every", 2)])
+def test_inverted_and_beside_every_put_their_tasks_in_each_grounding_step_and_old_checkpoints_resume_without(
+        tmp_path, monkeypatch, draw, option, at):
+    """One example in ``inverted_every`` of a grounding step (b % K == 1) is `synthdesk.inverted`, one in
+    ``beside_every`` (b % K == 2) `synthdesk.beside`; episode and memory steps have none, 0 turns it off, and a
+    checkpoint from before the option resumes as 0 (what it drew)."""
     from agent.cli import main
     from agent.models.loading import packaged_dir
     from agent.training import run as run_module
 
     common = dict(steps=40, batch=8, reading_steps=0, procs=1, init=packaged_dir("gui-tiny"))
     processor = run_module._replica(TrainConfig(out=tmp_path / "r", **common))[0].processor
-    real, drawn = synthdesk.inverted, []
+    real, drawn = getattr(synthdesk, draw), []
 
     def spy(rng, *, density=None):
         drawn.append(density)
         return real(rng, density=density)
 
-    monkeypatch.setattr(run_module.synthdesk, "inverted", spy)
+    monkeypatch.setattr(run_module.synthdesk, draw, spy)
 
-    def inverted_per_step(every, mix):
-        cfg = TrainConfig(out=tmp_path / "r", mix=mix, inverted_every=every, **common)
+    def drawn_per_step(every, mix):
+        cfg = TrainConfig(out=tmp_path / "r", mix=mix, **{option: every}, **common)
         counts = []
         for step in range(3):
             drawn.clear()
             examples = run_module._draw(cfg, step, processor)
             assert len(examples) == 8
-            counts.append((examples[1].kind, len(drawn)))
+            counts.append((examples[at].kind, len(drawn)))
         return counts
 
-    assert inverted_per_step(8, (1, 0, 0)) == [("grounding", 1)] * 3
-    assert inverted_per_step(4, (1, 0, 0)) == [("grounding", 2)] * 3  # b = 1 and 5 (3 and 7 are glances)
-    assert inverted_per_step(0, (1, 0, 0)) == [("grounding", 0)] * 3
-    assert inverted_per_step(8, (0, 1, 0)) == [("episode", 0)] * 3
-    with pytest.raises(ValueError, match="inverted_every=-1 must be a positive int"):
-        TrainConfig(out=tmp_path, inverted_every=-1)
+    assert drawn_per_step(8, (1, 0, 0)) == [("grounding", 1)] * 3
+    assert drawn_per_step(4, (1, 0, 0)) == [("grounding", 2)] * 3  # b = at and at + 4 (3 and 7 are glances)
+    assert drawn_per_step(0, (1, 0, 0)) == [("grounding", 0)] * 3
+    assert drawn_per_step(8, (0, 1, 0)) == [("episode", 0)] * 3
+    with pytest.raises(ValueError, match=f"{option}=-1 must be a positive int"):
+        TrainConfig(out=tmp_path, **{option: -1})
 
     old = tmp_path / "old"  # the CLI passes the option on; then the checkpoint is made to look older
-    assert main(["train", "--out", str(old), "--steps", "1", "--batch", "1", "--procs", "1", "--inverted-every", "0",
+    flag = "--" + option.replace("_", "-")
+    assert main(["train", "--out", str(old), "--steps", "1", "--batch", "1", "--procs", "1", flag, "0",
                  "--reading-steps", "0", "--checkpoint-every", "1", "-q"]) == 0
     state = torch.load(old / "checkpoint.pt", weights_only=False)
-    assert state["config"]["inverted_every"] == "0"
-    del state["config"]["inverted_every"]
+    assert state["config"][option] == "0"
+    del state["config"][option]
     torch.save(state, old / "checkpoint.pt")
     same = dict(out=old, steps=1, batch=1, procs=1, reading_steps=0, checkpoint_every=1)
     with pytest.raises(ValueError, match="configuration"):  # 8 is not what the old run drew
-        train(TrainConfig(inverted_every=8, **same), resume=True, progress=False)
-    assert train(TrainConfig(inverted_every=0, **same), resume=True, progress=False) == old
+        train(TrainConfig(**{option: 8}, **same), resume=True, progress=False)
+    assert train(TrainConfig(**{option: 0}, **same), resume=True, progress=False) == old
