@@ -35,10 +35,11 @@ to click: the inverted look and the state ("its menu is open") are rare as targe
 
 `beside(rng, density=None) -> TrainEpisode` pairs with it: a grounding task on a screen with an inverted widget whose
 target is, half the time, that widget and otherwise a widget within one cell of it (the list item above or below, the
-next menu title, the open menu's first item). `inverted` alone teaches "the inverted widget is the target" (a
-continuation with one grounding example in 3 of them clicked inverted neighbours of 32 other targets); the held-out
-misses were the opposite (the episodes teach that an inverted widget is never the next click: an open menu's next
-gold is one of its items, a selected item's is Delete). Half and half leaves the label alone to decide.
+next menu title, the open menu's first items). `inverted` alone teaches "the inverted widget is the target": inv3,
+trained with one grounding example in 3 of them, landed on a menu title or list item at 32 of its misses of other
+targets (of 900 held-out screens; the mean shipped then, at 4). The held-out misses of that mean were the opposite:
+the episodes teach that an inverted widget is never the next click (an open menu's next gold is one of its items, a
+selected item's is Delete). Half and half leaves the label alone to decide.
 
 The conversation the model sees (and `python -m agent eval synthdesk` replays) is `agent.context.Transcript` in
 incremental mode with `system=agent.prompts.synthdesk_system_prompt()` and
