@@ -10,9 +10,10 @@ On the 600 held-out grounding screens (seeds 1 and 2), ft5 clicked 532, its cont
 the mean of ft5 and kv4 542, and the mean of all three 548: the runs miss partly different screens (ft5, ft9a and
 kv4 missed 35, 33 and 26 of the seed-1 300, 14 of them all three), and the mean keeps what they share. A mean can be
 trained further and averaged again: ms1, that mean after 500 more steps, clicked 542, and the mean of the two
-(soup2) 555; the mean of soup2 and two more of its continuations (ms2, and inv1 with ``--inverted-every 8``), the
-shipped gui-tiny, 561. The auxiliary heads are not averaged: the checkpoint holds none, so a run that continues the
-mean starts fresh ones (``--heads-first``).
+(soup2) 555; the mean of soup2 and two more of its continuations (ms2, and inv1 with ``--inverted-every 8``),
+soup3, 561; the mean of soup3 and its continuation bes1 (``--beside-every 4``), the shipped gui-tiny, 563. The
+auxiliary heads are not averaged: the checkpoint holds none, so a run that continues the mean starts fresh ones
+(``--heads-first``).
 """
 
 from __future__ import annotations
