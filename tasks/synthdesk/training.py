@@ -215,10 +215,10 @@ def beside(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
     for _ in range(MAX_ATTEMPTS):
         state = draw(rng, "grounding", "train", density=density).steps[0].state
         targets = grounding_targets(state.layout())
-        inverted = [w for w in targets if w.on and w.role in INVERTED_ROLES]
-        if not inverted:
+        lit = [w for w in targets if w.on and w.role in INVERTED_ROLES]  # drawn inverted
+        if not lit:
             continue
-        centre = rng.choice(inverted)
+        centre = rng.choice(lit)
         near = [w for w in targets if w is not centre and _gap(w.box, centre.box) <= CELL]
         if not near:
             continue
