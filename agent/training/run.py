@@ -24,7 +24,8 @@ against 97% of the other targets. With ``beside_every`` K > 0, example 2 of ever
 is `synthdesk.training.beside`: a screen with an inverted widget whose target is that widget or, half the time, its
 neighbour, so that no prior ("inverted is never next" from the episodes, "inverted is the target" from
 ``inverted_every``) decides the click. bes1 (soup3 + 500 steps, ``beside_every`` 4) clicked 16 of the 32 inverted
-targets of 900 held-out screens (soup3: 6), and its mean with soup3 is the shipped gui-tiny.
+targets of 900 held-out screens (soup3: 6); its mean with soup3 (soup4, 12) continued the same way (bes2) and
+averaged with it (15) is the shipped gui-tiny.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final

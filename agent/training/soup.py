@@ -11,8 +11,8 @@ the mean of ft5 and kv4 542, and the mean of all three 548: the runs miss partly
 kv4 missed 35, 33 and 26 of the seed-1 300, 14 of them all three), and the mean keeps what they share. A mean can be
 trained further and averaged again: ms1, that mean after 500 more steps, clicked 542, and the mean of the two
 (soup2) 555; the mean of soup2 and two more of its continuations (ms2, and inv1 with ``--inverted-every 8``),
-soup3, 561; the mean of soup3 and its continuation bes1 (``--beside-every 4``), the shipped gui-tiny, 563. The
-auxiliary heads are not averaged: the checkpoint holds none, so a run that continues the mean starts fresh ones
+soup3, 561; the mean of soup3 and its continuation bes1 (``--beside-every 4``), soup4, 563; the mean of soup4 and
+its continuation bes2 (the same option), the shipped gui-tiny, 565. The auxiliary heads are not averaged: the checkpoint holds none, so a run that continues the mean starts fresh ones
 (``--heads-first``).
 """
 
