@@ -57,6 +57,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="one example in K of a grounding step is on a screen with an inverted widget and asks for it "
                          "or, half the time, a widget within a cell of it (its neighbour in a list or menu); 0: none. "
                          f"Default: {defaults.beside_every}")
+    tr.add_argument("--inverted-read-weight", type=float, default=defaults.inverted_read_weight, metavar="W",
+                    help="the reading loss weighs the cells of inverted widgets (white on the accent colour: an open "
+                         "menu's title, a selected list item, a dialog's default button) W times as much as the "
+                         f"others. Default: {defaults.inverted_read_weight:g}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -107,7 +111,7 @@ def train_command(args: argparse.Namespace) -> int:
                           reading_steps=reading_steps, init=init, init_heads=args.init_heads, mix=args.mix,
                           lm_layers=args.lm_layers, vision_depth=args.vision_depth, kv_heads=args.kv_heads,
                           heads_first=args.heads_first, inverted_every=args.inverted_every,
-                          beside_every=args.beside_every,
+                          beside_every=args.beside_every, inverted_read_weight=args.inverted_read_weight,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

@@ -35,7 +35,9 @@ class TrainConfig:
     inverted_every: one example in this many of a grounding step is a grounding task whose target is drawn inverted
     (`agent.training.run`); 0: none.
     beside_every: one example in this many of a grounding step is a grounding task on a screen with an inverted
-    widget whose target is that widget or, half the time, one within a cell of it (`agent.training.run`); 0: none."""
+    widget whose target is that widget or, half the time, one within a cell of it (`agent.training.run`); 0: none.
+    inverted_read_weight: the ``read`` loss weighs each cell of an inverted widget (white on the accent colour) this
+    many times as much as any other cell (`agent.training.objective.compute_losses`); 1: evenly."""
 
     out: Path
     steps: int = 1750
@@ -56,6 +58,7 @@ class TrainConfig:
     heads_first: int = 0
     inverted_every: int = 0
     beside_every: int = 0
+    inverted_read_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
@@ -82,6 +85,10 @@ class TrainConfig:
                              f"{self.steps} steps to the model")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
+        if isinstance(self.inverted_read_weight, bool) or not isinstance(self.inverted_read_weight, (int, float)) \
+                or not 1 <= self.inverted_read_weight < float("inf"):
+            raise ValueError(f"inverted_read_weight={self.inverted_read_weight!r} must be a number >= 1")
+        object.__setattr__(self, "inverted_read_weight", float(self.inverted_read_weight))  # as a resume compares it
         if self.init_heads is not None and (self.init is None
                                             or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
             raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "

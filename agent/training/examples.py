@@ -7,7 +7,9 @@ then teaches every step at once (the reply to screen t sees screens 0..t and rep
 Dense targets (training aids only; the shipped model answers through `generate` alone):
 
 * per image token (28 px cell): the vocabulary class of the label drawn on it (`CELL_CLASSES`), its row and its
-  column, and on the cells a "Code NNN" notice draws a digit on, that digit in its slot (0 to 2);
+  column, whether the label is drawn inverted (white on the accent colour: an open menu's title, a selected list
+  item, a dialog's default button), and on the cells a "Code NNN" notice draws a digit on, that digit in its slot
+  (0 to 2);
 * pointers: for each reply token that is a coordinate digit (or a digit of a typed code from a notice), the image
   tokens it should attend to, in the layer before the last (``"coord"``), which leaves the last layer to turn the
   copied position into digits. An x digit points at the target's cells in the column of its click point (the
@@ -33,7 +35,7 @@ import torch
 
 from agent import prompts
 from agent.context import Transcript
-from tasks.synthdesk.training import TrainEpisode
+from tasks.synthdesk.training import INVERTED_ROLES, TrainEpisode
 from tasks.synthdesk.render import notice_char_centres
 from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, WORDS
 from tasks.synthdesk.widgets import Widget
@@ -86,12 +88,14 @@ class Example:
     cell_row: torch.Tensor  # (C,)
     cell_col: torch.Tensor  # (C,)
     cell_digits: torch.Tensor  # (C, 3) digits of a code notice, -100 elsewhere
+    cell_inverted: torch.Tensor  # (C,) bool: the cell shows an inverted widget (module docstring)
     pointers: tuple[Pointer, ...]
     kind: str
 
 
-def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[list[int], list[list[int]]]:
-    """Row-major per-cell class and code digits of one screen; later widgets paint over earlier ones.
+def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]
+                 ) -> tuple[list[int], list[list[int]], list[bool]]:
+    """Row-major per-cell class, code digits and inverted look of one screen; later widgets paint over earlier ones.
 
     A notice's code digit ``i`` labels slot ``i`` of the cells it is drawn on and no other: gt12 to gt17 gave every
     cell of the notice (icon and "Code" too) all three digits, and the digit probe stayed above chance through the
@@ -99,6 +103,7 @@ def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[li
     cols, rows = size[0] // CELL, size[1] // CELL
     classes = [_CLASS[NONE]] * (rows * cols)
     digits = [[-100, -100, -100] for _ in range(rows * cols)]
+    inverted = [False] * (rows * cols)
     for w in widgets:
         label = w.text if w.role == "textfield" and w.text else w.label
         code = _CODE.fullmatch(label) if w.role == "toast" else None
@@ -120,7 +125,8 @@ def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]) -> tuple[li
                     continue
                 classes[r * cols + c] = cls
                 digits[r * cols + c] = drawn.get(r * cols + c, [-100, -100, -100])
-    return classes, digits
+                inverted[r * cols + c] = w.on and w.role in INVERTED_ROLES
+    return classes, digits, inverted
 
 
 def _char_cells(notice: Widget, size: tuple[int, int], i: int) -> list[int]:
@@ -166,15 +172,17 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
     cell_pos = (ids == image_id).nonzero().flatten()  # (C,)
     classes: list[int] = []
     digits: list[list[int]] = []
+    inverted: list[bool] = []
     rows: list[int] = []
     cols: list[int] = []
     frame_offsets = []
     for widgets, frame in zip(episode.layouts, episode.frames):
         frame_offsets.append(len(classes))
-        c, d = _cell_labels(widgets, frame.size)
+        c, d, inv = _cell_labels(widgets, frame.size)
         n_cols = frame.size[0] // CELL
         classes += c
         digits += d
+        inverted += inv
         rows += [i // n_cols for i in range(len(c))]
         cols += [i % n_cols for i in range(len(c))]
     if len(classes) != cell_pos.numel():
@@ -199,7 +207,8 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
     return Example(
         input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
         cell_pos=cell_pos, cell_class=torch.tensor(classes), cell_row=torch.tensor(rows),
-        cell_col=torch.tensor(cols), cell_digits=torch.tensor(digits).view(-1, 3), pointers=tuple(pointers),
+        cell_col=torch.tensor(cols), cell_digits=torch.tensor(digits).view(-1, 3),
+        cell_inverted=torch.tensor(inverted, dtype=torch.bool), pointers=tuple(pointers),
         kind=episode.kind,
     )
 

@@ -83,7 +83,7 @@ logger = logging.getLogger(__name__)
 GLANCE_EVERY = 4
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
                  "note", "point", "copy", "recall", "carry", "token_acc", "read_acc", "word_acc", "name_acc",
-                 "point_acc")
+                 "point_acc", "inv_acc")
 
 
 HEADS_FIRST_LR = 2e-3
@@ -182,10 +182,10 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
         # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` (`inverted_every`,
-        # `beside_every`) had none
+        # `beside_every`) had none, and from before `inverted_read_weight` read every cell evenly
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
                 "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", "beside_every": "0",
-                **state["config"]}
+                "inverted_read_weight": "1.0", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -297,7 +297,8 @@ def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None
                 for group in optim.param_groups:
                     group["lr"] = _lr(cfg, step)
                 loss, stats = compute_losses(model, heads, tap, batch, section,
-                                             reading_only=step < cfg.reading_steps)
+                                             reading_only=step < cfg.reading_steps,
+                                             inverted_weight=cfg.inverted_read_weight)
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 logged = [float(loss.detach()), *(stats[k] for k in CURVE_COLUMNS[5:])]
@@ -380,10 +381,10 @@ def plot_curve(csv_path: Path, png_path: Path) -> None:
     draw = ImageDraw.Draw(img)
     steps = [int(r["step"]) for r in rows]
     series = {"reply": "red", "read": "blue", "point": "green", "copy": "orange", "recall": "magenta", "carry": "brown",
-              "note": "olive", "token_acc": "black", "word_acc": "teal", "point_acc": "purple"}
+              "note": "olive", "token_acc": "black", "word_acc": "teal", "point_acc": "purple", "inv_acc": "gray"}
     half = (H - 3 * pad) // 2
     panels = [(("reply", "read", "point", "copy", "recall", "carry", "note"), True),
-              (("token_acc", "word_acc", "point_acc"), False)]
+              (("token_acc", "word_acc", "point_acc", "inv_acc"), False)]
     for panel, (names, log) in enumerate(panels):
         top = pad + panel * (half + pad)
         draw.rectangle([pad, top, W - pad, top + half], outline="gray")

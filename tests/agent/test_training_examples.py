@@ -166,6 +166,28 @@ def test_an_inverted_task_clicks_a_widget_drawn_white_on_the_accent(gui_tiny, se
     assert len(encode_episode(ep, gui_tiny.processor).pointers) >= 2  # its x and y pointers
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cells_are_marked_inverted_exactly_where_a_widget_is_drawn_white_on_the_accent(gui_tiny, seed):
+    """`Example.cell_inverted`: the cells of the widgets drawn inverted (the target of an inverted task among them)
+    and no others."""
+    ep = synthdesk.inverted(random.Random(seed))
+    ex = encode_episode(ep, gui_tiny.processor)
+    cols = ep.frames[0].size[0] // CELL
+    on = [w.box for w in ep.layouts[0] if w.on and w.role in synthdesk.INVERTED_ROLES]
+
+    def centre_in(c, boxes):
+        x, y = (c % cols) * CELL + CELL // 2, (c // cols) * CELL + CELL // 2
+        return any(x1 <= x < x2 and y1 <= y < y2 for x1, y1, x2, y2 in boxes)
+
+    marked = {int(c) for c in ex.cell_inverted.nonzero().flatten()}
+    assert ex.cell_inverted.dtype == torch.bool and ex.cell_inverted.shape == ex.cell_class.shape
+    assert {c for c in range(ex.cell_class.numel()) if centre_in(c, [ep.targets[0].target_box])} <= marked
+    assert all(centre_in(c, on) for c in marked)
+    plain = next(e for e in (synthdesk.episode(random.Random(100 * seed + i), "grounding") for i in range(50))
+                 if not any(w.on and w.role in synthdesk.INVERTED_ROLES for w in e.layouts[0]))
+    assert not encode_episode(plain, gui_tiny.processor).cell_inverted.any()
+
+
 def test_a_beside_task_asks_for_an_inverted_widget_or_a_neighbour_half_each(gui_tiny, monkeypatch):
     """`synthdesk.beside`: a train-split grounding task on a screen with an inverted widget (on, of
     `INVERTED_ROLES`); its target is that widget or a reachable widget within one cell of an inverted one, about

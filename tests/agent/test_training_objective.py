@@ -270,3 +270,40 @@ def test_the_note_loss_is_the_cross_entropy_of_the_memory_steps_noted_characters
     expected = F.cross_entropy(torch.stack(predicted), torch.tensor(wanted))
     assert stats["note"] == pytest.approx(float(expected), rel=1e-4)
     assert stats["note"] != pytest.approx(stats["reply"], rel=1e-2)
+
+
+def test_the_read_loss_weighs_the_cells_of_inverted_widgets_as_asked(gui_tiny):
+    """``inverted_weight`` W: the read loss is the mean of the cells' cross-entropies with each inverted widget's
+    cell counted W times; ``inv_acc`` is the probe's accuracy on the inverted word cells alone."""
+    import torch.nn.functional as F
+
+    from agent.training.examples import CELL_CLASSES, OTHER
+    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, compute_losses
+
+    model = gui_tiny.model
+    examples = [encode_episode(synthdesk.inverted(random.Random(3)), gui_tiny.processor)]
+    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+    torch.manual_seed(0)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    tap = AttentionTap.of(model)
+    try:
+        with torch.no_grad():
+            _, even = compute_losses(model, heads, tap, batch, section)
+            _, weighted = compute_losses(model, heads, tap, batch, section, inverted_weight=5.0)
+            hidden = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+    finally:
+        tap.remove()
+    ex = examples[0]
+    logits = heads.read(hidden[0, ex.cell_pos])
+    ce = F.cross_entropy(logits, ex.cell_class, reduction="none")
+    inverted = ex.cell_inverted
+    assert 0 < int(inverted.sum()) < inverted.numel()
+    assert even["read"] == pytest.approx(float(ce.mean()), rel=1e-5)
+    expected = ((float(ce[~inverted].sum()) + 5 * float(ce[inverted].sum()))
+                / (int((~inverted).sum()) + 5 * int(inverted.sum())))
+    assert weighted["read"] == pytest.approx(expected, rel=1e-5)
+    assert abs(expected - float(ce.mean())) > 1e-4  # the weighting moves the loss (random heads: by a little)
+    words = inverted & (ex.cell_class < CELL_CLASSES.index(OTHER))
+    right = logits.argmax(-1)[words] == ex.cell_class[words]
+    assert weighted["inv_acc"] == pytest.approx(float(right.float().mean()))
