@@ -316,3 +316,36 @@ def test_inverted_and_beside_every_put_their_tasks_in_each_grounding_step_and_ol
     with pytest.raises(ValueError, match="configuration"):  # 8 is not what the old run drew
         train(TrainConfig(**{option: 8}, **same), resume=True, progress=False)
     assert train(TrainConfig(**{option: 0}, **same), resume=True, progress=False) == old
+
+
+def test_inverted_read_weight_reaches_the_loss_and_old_checkpoints_resume_as_even(tmp_path, monkeypatch):
+    """``--inverted-read-weight W`` is validated (a number >= 1), reaches `compute_losses` as ``inverted_weight`` on
+    every step, and a checkpoint from before the option resumes as 1 (every cell read evenly, what it did)."""
+    from agent.cli import main
+    from agent.training import run as run_module
+
+    for bad in (0.5, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="inverted_read_weight="):
+            TrainConfig(out=tmp_path, inverted_read_weight=bad)
+    assert TrainConfig(out=tmp_path, inverted_read_weight=3).saved()["inverted_read_weight"] == "3.0"
+    real, weights = run_module.compute_losses, []
+
+    def spy(*args, inverted_weight=1.0, **kwargs):
+        weights.append(inverted_weight)
+        return real(*args, inverted_weight=inverted_weight, **kwargs)
+
+    monkeypatch.setattr(run_module, "compute_losses", spy)
+    old = tmp_path / "old"
+    assert main(["train", "--out", str(old), "--steps", "2", "--batch", "1", "--procs", "1", "--inverted-read-weight",
+                 "7", "--reading-steps", "1", "--checkpoint-every", "1", "-q"]) == 0
+    assert weights == [7.0, 7.0]  # the reading phase too: it trains the read probe
+    state = torch.load(old / "checkpoint.pt", weights_only=False)
+    assert state["config"]["inverted_read_weight"] == "7.0"
+    del state["config"]["inverted_read_weight"]  # made to look older
+    state["step"] = 1
+    torch.save(state, old / "checkpoint.pt")
+    same = dict(out=old, steps=2, batch=1, procs=1, reading_steps=1, checkpoint_every=1)
+    with pytest.raises(ValueError, match="configuration"):
+        train(TrainConfig(inverted_read_weight=7, **same), resume=True, progress=False)
+    weights.clear()
+    assert train(TrainConfig(**same), resume=True, progress=False) == old and weights == [1.0]
