@@ -36,6 +36,8 @@ class TrainConfig:
     (`agent.training.run`); 0: none.
     beside_every: one example in this many of a grounding step is a grounding task on a screen with an inverted
     widget whose target is that widget or, half the time, one within a cell of it (`agent.training.run`); 0: none.
+    lit_every: one example in this many of a grounding step is a grounding task on a screen repainted with half its
+    menu titles, list items and buttons inverted (`tasks.synthdesk.training.lit`); 0: none.
     inverted_read_weight: the ``read`` loss weighs each cell of an inverted widget (white on the accent colour) this
     many times as much as any other cell (`agent.training.objective.compute_losses`); 1: evenly."""
 
@@ -58,6 +60,7 @@ class TrainConfig:
     heads_first: int = 0
     inverted_every: int = 0
     beside_every: int = 0
+    lit_every: int = 0
     inverted_read_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -70,10 +73,11 @@ class TrainConfig:
             if getattr(self, name) is None:  # frozen: the resolved size is what the checkpoint records
                 object.__setattr__(self, name, size)
         for name in ("steps", "batch", "warmup", "reading_steps", "checkpoint_every", "threads", "procs", "lm_layers",
-                     "vision_depth", "kv_heads", "heads_first", "inverted_every", "beside_every"):
+                     "vision_depth", "kv_heads", "heads_first", "inverted_every", "beside_every", "lit_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (
-                    0 if name in ("warmup", "reading_steps", "heads_first", "inverted_every", "beside_every") else 1):
+                    0 if name in ("warmup", "reading_steps", "heads_first", "inverted_every", "beside_every",
+                                  "lit_every") else 1):
                 raise ValueError(f"{name}={value!r} must be a positive int")
         if self.reading_steps >= self.steps:
             raise ValueError(f"reading_steps={self.reading_steps} leaves none of the {self.steps} steps to the tasks")

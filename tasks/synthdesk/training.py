@@ -24,6 +24,13 @@ For dense supervision, `target_token` is the row-major index of the 28 px cell (
 under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
 `target_box` (boxes are cell-aligned, so these cells show the target and nothing else).
 
+`lit(rng, density=None) -> TrainEpisode` is a third: a grounding task of the train split whose screen is repainted with
+half of its menu titles, list items and buttons (at least one) drawn inverted, whatever the app state says, and whose
+target is, half the time, one of those. A probe of the shipped mean of 2026-12-06 16:30 named the word on 2% of the
+cells of inverted menu titles and 4% of inverted list items (95% drawn normally; a dialog's default button, always
+"OK" or the like, 100%): one inverted label on a few screens in a hundred is too little to learn reading white on the
+accent colour, which a linear reader of dark-on-light text gets backwards. A lit screen shows several.
+
 `glance(rng, density=None) -> TrainEpisode` is a training aid, not a task of any split's kinds: the memory step of a
 memory task alone, with its notice still on screen (one frame; kind "memory", template "<template>_glance"). It
 teaches reading a word or code off the screen and writing it, which the memory steps need and nothing else trains.
@@ -60,11 +67,12 @@ from PIL import Image
 from tasks.synthdesk.episodes import KINDS, ActionType, Episode, Kind, grounding_targets, grounding_task
 from tasks.synthdesk.app import hit
 from tasks.synthdesk.generate import MAX_ATTEMPTS, draw, generate, split_of
+from tasks.synthdesk.render import paint
 from tasks.synthdesk.vocab import CELL
 from tasks.synthdesk.widgets import Box, Widget
 
 __all__ = ["INVERTED_ROLES", "StepTarget", "TrainEpisode", "TrainSample", "beside", "episode", "from_task", "glance",
-           "inverted", "sample"]
+           "inverted", "lit", "sample"]
 
 INVERTED_ROLES = ("menu", "listitem", "button")
 """The roles `tasks.synthdesk.render` draws inverted (white on the accent colour) when the widget is ``on``."""
@@ -226,6 +234,29 @@ def beside(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
         if split_of(task) == "train":  # another target is another task: its own fingerprint
             return from_task(task)
     raise RuntimeError(f"no grounding screen with an inverted target and a neighbour in {MAX_ATTEMPTS} draws "
+                       f"(density={density})")
+
+
+def lit(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
+    """A grounding task of the train split on a screen repainted with half its menu titles, list items and buttons
+    inverted; the target is one of them half the time (module docstring), drawn from ``rng``."""
+    for _ in range(MAX_ATTEMPTS):
+        state = draw(rng, "grounding", "train", density=density).steps[0].state
+        layout = state.layout()
+        targets = grounding_targets(layout)
+        roles = [w for w in layout if w.role in INVERTED_ROLES and w.interactive and w.label]
+        if not targets or not roles:
+            continue
+        lit_keys = {w.key for w in rng.sample(roles, max(1, len(roles) // 2))}
+        shown = [w for w in targets if w.key in lit_keys]
+        task = grounding_task(state, rng.choice(shown) if shown and rng.random() < 0.5 else rng.choice(targets))
+        if split_of(task) != "train":  # another target is another task: its own fingerprint
+            continue
+        widgets = tuple(replace(w, on=True) if w.key in lit_keys else w for w in layout)
+        return TrainEpisode(kind="grounding", template="grounding_lit", instruction=task.instruction,
+                            frames=(paint(widgets, state.spec.size, state.spec.theme),), layouts=(widgets,),
+                            targets=(_target(task, 0),))
+    raise RuntimeError(f"no grounding screen with a menu title, list item or button in {MAX_ATTEMPTS} draws "
                        f"(density={density})")
 
 

@@ -188,6 +188,39 @@ def test_cells_are_marked_inverted_exactly_where_a_widget_is_drawn_white_on_the_
     assert not encode_episode(plain, gui_tiny.processor).cell_inverted.any()
 
 
+def test_a_lit_task_repaints_half_the_menu_titles_list_items_and_buttons_inverted(gui_tiny):
+    """`synthdesk.lit`: a train-split grounding task whose screen is its state's layout with half (at least one) of
+    its labelled menu titles, list items and buttons turned on and painted so; the target is one of them about half
+    the time; the cells are labelled from the repainted layout, and the same RNG gives the same task."""
+    from tasks.synthdesk.app import hit
+    from tasks.synthdesk.episodes import grounding_targets
+
+    on_target = 0
+    for seed in range(30):
+        ep = synthdesk.lit(random.Random(seed))
+        (target,) = ep.targets
+        layout, frame = ep.layouts[0], ep.frames[0]
+        widget = hit(layout, *target.target_point)
+        roles = [w for w in layout if w.role in synthdesk.INVERTED_ROLES and w.interactive and w.label]
+        lit = [w for w in roles if w.on]
+        assert ep.kind == "grounding" and ep.template == "grounding_lit" and ep.instruction == f"click {widget.label}"
+        assert widget.box == target.target_box and widget.key in {w.key for w in grounding_targets(layout)}
+        assert len(lit) >= max(1, len(roles) // 2)  # and those the state had on (an open menu, a selected item)
+        def median(box):  # the median grey level of the box's pixels
+            grey = sorted(frame.crop(box).convert("L").tobytes())
+            return grey[len(grey) // 2]
+
+        shown = [w for w in roles if hit(layout, *w.click_point) is w]  # not under a menu or dialog
+        assert all(median(w.box) < 200 for w in shown if w.on)
+        assert all(median(w.box) >= 200 for w in shown if not w.on)
+        ex = encode_episode(ep, gui_tiny.processor)
+        assert int(ex.cell_inverted.sum()) >= len(lit)  # a widget covers at least one cell
+        on_target += widget.on
+        again = synthdesk.lit(random.Random(seed))
+        assert again.instruction == ep.instruction and again.frames[0].tobytes() == frame.tobytes()
+    assert 8 <= on_target <= 24
+
+
 def test_a_beside_task_asks_for_an_inverted_widget_or_a_neighbour_half_each(gui_tiny, monkeypatch):
     """`synthdesk.beside`: a train-split grounding task on a screen with an inverted widget (on, of
     `INVERTED_ROLES`); its target is that widget or a reachable widget within one cell of an inverted one, about

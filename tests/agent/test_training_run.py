@@ -267,12 +267,14 @@ def test_mix_weighs_the_kinds_of_the_final_mix_and_bad_mixes_are_refused(tmp_pat
         TrainConfig(out=tmp_path, mix=(0, 0, 0))
 
 
-@pytest.mark.parametrize("draw, option, at", [("inverted", "inverted_every", 1), ("beside", "beside_every", 2)])
+@pytest.mark.parametrize("draw, option, at", [("inverted", "inverted_every", 1), ("beside", "beside_every", 2),
+                                              ("lit", "lit_every", 0)])
 def test_inverted_and_beside_every_put_their_tasks_in_each_grounding_step_and_old_checkpoints_resume_without(
         tmp_path, monkeypatch, draw, option, at):
     """One example in ``inverted_every`` of a grounding step (b % K == 1) is `synthdesk.inverted`, one in
-    ``beside_every`` (b % K == 2) `synthdesk.beside`; episode and memory steps have none, 0 turns it off, and a
-    checkpoint from before the option resumes as 0 (what it drew)."""
+    ``beside_every`` (b % K == 2) `synthdesk.beside`, one in ``lit_every`` (b % K == 0) `synthdesk.lit`; episode
+    and memory steps have none, 0 turns it off, and a checkpoint from before the option resumes as 0 (what it
+    drew)."""
     from agent.cli import main
     from agent.models.loading import packaged_dir
     from agent.training import run as run_module
