@@ -61,6 +61,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="one example in K of a grounding step is on a screen repainted with half its menu titles, "
                          "list items and buttons drawn inverted, and asks for one of them half the time; 0: none. "
                          f"Default: {defaults.lit_every}")
+    tr.add_argument("--vision-lr-scale", type=float, default=defaults.vision_lr_scale, metavar="S",
+                    help="train the vision tower at S times --lr (a continuation's rate hardly moves it). Default: "
+                         f"{defaults.vision_lr_scale:g}")
     tr.add_argument("--inverted-read-weight", type=float, default=defaults.inverted_read_weight, metavar="W",
                     help="the reading loss weighs the cells of inverted widgets (white on the accent colour: an open "
                          "menu's title, a selected list item, a dialog's default button) W times as much as the "
@@ -116,7 +119,7 @@ def train_command(args: argparse.Namespace) -> int:
                           lm_layers=args.lm_layers, vision_depth=args.vision_depth, kv_heads=args.kv_heads,
                           heads_first=args.heads_first, inverted_every=args.inverted_every,
                           beside_every=args.beside_every, lit_every=args.lit_every,
-                          inverted_read_weight=args.inverted_read_weight,
+                          inverted_read_weight=args.inverted_read_weight, vision_lr_scale=args.vision_lr_scale,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

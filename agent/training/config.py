@@ -39,7 +39,8 @@ class TrainConfig:
     lit_every: one example in this many of a grounding step is a grounding task on a screen repainted with half its
     menu titles, list items and buttons inverted (`tasks.synthdesk.training.lit`); 0: none.
     inverted_read_weight: the ``read`` loss weighs each cell of an inverted widget (white on the accent colour) this
-    many times as much as any other cell (`agent.training.objective.compute_losses`); 1: evenly."""
+    many times as much as any other cell (`agent.training.objective.compute_losses`); 1: evenly.
+    vision_lr_scale: the vision tower's learning rate is ``lr`` times this (after ``heads_first``); 1: the same."""
 
     out: Path
     steps: int = 1750
@@ -62,6 +63,7 @@ class TrainConfig:
     beside_every: int = 0
     lit_every: int = 0
     inverted_read_weight: float = 1.0
+    vision_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
@@ -89,10 +91,12 @@ class TrainConfig:
                              f"{self.steps} steps to the model")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
-        if isinstance(self.inverted_read_weight, bool) or not isinstance(self.inverted_read_weight, (int, float)) \
-                or not 1 <= self.inverted_read_weight < float("inf"):
-            raise ValueError(f"inverted_read_weight={self.inverted_read_weight!r} must be a number >= 1")
-        object.__setattr__(self, "inverted_read_weight", float(self.inverted_read_weight))  # as a resume compares it
+        for name, least in (("inverted_read_weight", 1.0), ("vision_lr_scale", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < float("inf") \
+                    or value == 0:
+                raise ValueError(f"{name}={value!r} must be a finite number " + (f">= {least:g}" if least else "> 0"))
+            object.__setattr__(self, name, float(value))  # as a resume compares it
         if self.init_heads is not None and (self.init is None
                                             or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
             raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "

@@ -28,6 +28,9 @@ targets of 900 held-out screens (soup3: 6); its mean with soup3 (soup4, 12) cont
 averaged with it (15) is the shipped gui-tiny.
 With ``lit_every`` K > 0, example 0 of every K is `synthdesk.training.lit`: a screen repainted with half its menu
 titles, list items and buttons inverted, which shows the model many inverted labels to learn to read.
+``vision_lr_scale`` S trains the vision tower at S times the learning rate of the rest (after ``heads_first``): a
+trained model's tower moves little at a continuation's rate, and learning to read anew took the first run 350
+steps at 2e-3.
 ``inverted_read_weight`` W > 1 weighs the read loss on the cells of inverted widgets W times (`objective`): a probe
 fitted to that mean (100 steps, the model frozen) named the word on none of the cells of inverted menu titles and
 on 3 of 69 of inverted list items (drawn normally: 94% and 89%), so a pointer had no word there to match the
@@ -191,10 +194,11 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
         # checkpoints from before data parallelism ran one process, from before `init` (and `init_heads`) started
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
         # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` (`inverted_every`,
-        # `beside_every`, `lit_every`) had none, and from before `inverted_read_weight` read every cell evenly
+        # `beside_every`, `lit_every`) had none, and from before `inverted_read_weight` (`vision_lr_scale`) read every
+        # cell evenly (trained the vision tower at the model's rate)
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
                 "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", "beside_every": "0",
-                "lit_every": "0", "inverted_read_weight": "1.0", **state["config"]}
+                "lit_every": "0", "inverted_read_weight": "1.0", "vision_lr_scale": "1.0", **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -251,6 +255,10 @@ def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
         bundle = dataclasses.replace(bundle, model=widen_kv(bundle.model, cfg.kv_heads))
     bundle.model.train()
     params = list(bundle.model.parameters()) + list(heads.parameters())
+    if cfg.vision_lr_scale != 1.0:  # one group otherwise, as the optimiser states of older checkpoints have
+        vision = {id(p) for p in bundle.model.model.visual.parameters()}
+        params = [{"params": [p for p in params if id(p) in vision], "lr_scale": cfg.vision_lr_scale},
+                  {"params": [p for p in params if id(p) not in vision]}]
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
 
 
@@ -304,7 +312,7 @@ def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None
                     model.requires_grad_(step >= cfg.heads_first)
                 batch = collate(_draw(cfg, step, bundle.processor, share), pad_id, model)
                 for group in optim.param_groups:
-                    group["lr"] = _lr(cfg, step)
+                    group["lr"] = _lr(cfg, step) * (group.get("lr_scale", 1.0) if step >= cfg.heads_first else 1.0)
                 loss, stats = compute_losses(model, heads, tap, batch, section,
                                              reading_only=step < cfg.reading_steps,
                                              inverted_weight=cfg.inverted_read_weight)
