@@ -4,6 +4,7 @@ data parallelism."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import csv
 import random
 
@@ -351,3 +352,27 @@ def test_inverted_read_weight_reaches_the_loss_and_old_checkpoints_resume_as_eve
         train(TrainConfig(inverted_read_weight=7, **same), resume=True, progress=False)
     weights.clear()
     assert train(TrainConfig(**same), resume=True, progress=False) == old and weights == [1.0]
+
+
+def test_vision_lr_scale_moves_the_vision_tower_that_many_times_as_far(tmp_path):
+    """``vision_lr_scale`` S: the vision tower is its own optimiser group, and a first AdamW step (which moves every
+    weight with a gradient by about the learning rate) moves it S times as far as the LM; S = 1 keeps one group (the
+    optimiser state of older checkpoints)."""
+    from agent.training import run as run_module
+
+    common = dict(out=tmp_path / "r", steps=3, batch=1, reading_steps=0, procs=1, warmup=1)
+    assert len(run_module._replica(TrainConfig(**common))[2].param_groups) == 1
+    cfg = TrainConfig(vision_lr_scale=10, **common)
+    bundle, heads, optim = run_module._replica(cfg)
+    model = bundle.model
+    vision = list(model.model.visual.parameters())
+    assert [len(g["params"]) for g in optim.param_groups] == [len(vision), len(list(model.parameters())) - len(vision)
+                                                              + len(list(heads.parameters()))]
+    assert optim.param_groups[0]["params"][0] is vision[0] and optim.param_groups[0]["lr_scale"] == 10.0
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}  # the seeded start `train` makes too
+    run_module.train(dataclasses.replace(cfg, steps=1), progress=False)
+    after = torch.load(cfg.out / "checkpoint.pt", weights_only=False)["model"]
+    moved = {n: float((after[n] - before[n]).abs().max()) for n in before}
+    tower = max(v for n, v in moved.items() if n.startswith("model.visual."))
+    lm = max(v for n, v in moved.items() if n.startswith("model.language_model."))
+    assert tower == pytest.approx(10 * cfg.lr, rel=0.05) and lm == pytest.approx(cfg.lr, rel=0.05)
