@@ -35,9 +35,9 @@ def test_the_reading_phase_trains_the_reading_losses_alone(gui_tiny):
     assert 0.0 <= stats["word_acc"] <= 1.0
 
 
-def _losses_without_grad(gui_tiny, draws):
-    """(examples, batch, heads, stats): `compute_losses` without gradients on the synthdesk draws (seed, kind),
-    with fresh auxiliary heads."""
+def _losses_without_grad(gui_tiny, draws, **options):
+    """(examples, batch, heads, stats): `compute_losses` (with ``options``) without gradients on the synthdesk draws
+    (seed, kind), with fresh auxiliary heads."""
     from agent.training.objective import AttentionTap, AuxHeads, compute_losses
 
     model = gui_tiny.model
@@ -48,7 +48,7 @@ def _losses_without_grad(gui_tiny, draws):
     tap = AttentionTap.of(model)
     try:
         with torch.no_grad():
-            _, stats = compute_losses(model, heads, tap, batch, section)
+            _, stats = compute_losses(model, heads, tap, batch, section, **options)
     finally:
         tap.remove()
     return examples, batch, heads, stats
@@ -278,22 +278,14 @@ def test_the_read_loss_weighs_the_cells_of_inverted_widgets_as_asked(gui_tiny):
     import torch.nn.functional as F
 
     from agent.training.examples import CELL_CLASSES, OTHER
-    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, compute_losses
+    from agent.training.objective import AUX_LAYER
 
-    model = gui_tiny.model
-    examples = [encode_episode(synthdesk.inverted(random.Random(3)), gui_tiny.processor)]
-    batch = collate(examples, gui_tiny.tokenizer.pad_token_id, model)
+    torch.manual_seed(0)  # the same fresh heads for both
+    examples, batch, heads, even = _losses_without_grad(gui_tiny, [(6, "episode")])  # a delete: a selected item
     torch.manual_seed(0)
-    heads = AuxHeads(model.config.get_text_config().hidden_size)
-    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
-    tap = AttentionTap.of(model)
-    try:
-        with torch.no_grad():
-            _, even = compute_losses(model, heads, tap, batch, section)
-            _, weighted = compute_losses(model, heads, tap, batch, section, inverted_weight=5.0)
-            hidden = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
-    finally:
-        tap.remove()
+    _, _, _, weighted = _losses_without_grad(gui_tiny, [(6, "episode")], inverted_weight=5.0)
+    with torch.no_grad():
+        hidden = gui_tiny.model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
     ex = examples[0]
     logits = heads.read(hidden[0, ex.cell_pos])
     ce = F.cross_entropy(logits, ex.cell_class, reduction="none")
