@@ -376,3 +376,20 @@ def test_vision_lr_scale_moves_the_vision_tower_that_many_times_as_far(tmp_path)
     tower = max(v for n, v in moved.items() if n.startswith("model.visual."))
     lm = max(v for n, v in moved.items() if n.startswith("model.language_model."))
     assert tower == pytest.approx(10 * cfg.lr, rel=0.05) and lm == pytest.approx(cfg.lr, rel=0.05)
+
+
+def test_the_reading_phase_draws_lit_screens_as_lit_every_asks(tmp_path, monkeypatch):
+    """With ``lit_every`` K the reading phase draws example b % K == 0 of each step from `synthdesk.lit` (inverted
+    labels are learnt to read where reading is learnt) and the others from plain grounding tasks; K = 0: none."""
+    from agent.training import run as run_module
+
+    common = dict(out=tmp_path / "r", steps=10, batch=4, reading_steps=5, procs=1)
+    processor = run_module._replica(TrainConfig(**common))[0].processor
+    real, drawn = synthdesk.lit, []
+    monkeypatch.setattr(run_module.synthdesk, "lit", lambda rng, **kw: drawn.append(1) or real(rng, **kw))
+    examples = run_module._draw(TrainConfig(lit_every=2, **common), 0, processor)
+    assert len(examples) == 4 and len(drawn) == 2 and {e.kind for e in examples} == {"grounding"}
+    assert any(bool(e.cell_inverted.any()) for e in examples[::2])
+    drawn.clear()
+    run_module._draw(TrainConfig(**common), 0, processor)
+    assert drawn == []
