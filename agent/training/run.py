@@ -37,8 +37,8 @@ fitted to that mean (100 steps, the model frozen) named the word on none of the 
 on 3 of 69 of inverted list items (drawn normally: 94% and 89%), so a pointer had no word there to match the
 instruction's with. Continuations of 500 steps with these aids (W = 20; with K = 4; with S = 10) still read 2 to 3
 of them at their ends (README: rw1, lit1, vis1). Where reading is learnt, it is learnt for both: a run from scratch
-with ``lit_every`` 2 (``inverted_read_weight`` 5, seed 0, 700 steps) read 80 of 86 inverted menu title cells and 37 of 69
-inverted list item cells at the end of its 600-step reading phase (normal: 96% and 79%).
+with ``lit_every`` 2 (``inverted_read_weight`` 5, seed 0, 700 steps) read 80 of 86 inverted menu title cells and 37
+of 69 inverted list item cells at the end of its 600-step reading phase (normal: 96% and 79%).
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
