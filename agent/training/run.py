@@ -118,10 +118,9 @@ def _draw(cfg: TrainConfig, step: int, processor, share: range | None = None) ->
     lengths, little padding). Example ``b`` is the same whichever process draws it."""
     share = range(cfg.batch) if share is None else share
     if step < cfg.reading_steps:  # the reading phase: single screens of any density, lit ones as ``lit_every`` asks
-        return [encode_episode(synthdesk.lit(random.Random(f"{cfg.seed}:{step}:{b}"))
-                               if cfg.lit_every and b % cfg.lit_every == 0 else
-                               synthdesk.episode(random.Random(f"{cfg.seed}:{step}:{b}"), "grounding"), processor)
-                for b in share]
+        screens = [(random.Random(f"{cfg.seed}:{step}:{b}"), cfg.lit_every and b % cfg.lit_every == 0) for b in share]
+        return [encode_episode(synthdesk.lit(rng) if lit else synthdesk.episode(rng, "grounding"), processor)
+                for rng, lit in screens]
     progress = 1.0 if cfg.init is not None else (step - cfg.reading_steps) / (cfg.steps - cfg.reading_steps)
     density = min(1.0, 0.1 + 0.9 * progress / 0.6)
     ramp = min(1.0, progress / 0.6)
