@@ -40,7 +40,8 @@ from tasks.synthdesk.render import notice_char_centres
 from tasks.synthdesk.vocab import CELL, ICONS, RESERVED, WORDS
 from tasks.synthdesk.widgets import Widget
 
-__all__ = ["CELL_CLASSES", "Example", "Pointer", "POINTER_LAYERS", "encode_episode", "MAX_ROWS", "MAX_COLS"]
+__all__ = ["CELL_CLASSES", "Example", "Pointer", "POINTER_LAYERS", "cell_widgets", "encode_episode", "MAX_ROWS",
+           "MAX_COLS"]
 
 NONE, OTHER = "<none>", "<other>"
 CELL_CLASSES: tuple[str, ...] = (*WORDS, *ICONS, *RESERVED, OTHER, NONE)
@@ -93,40 +94,57 @@ class Example:
     kind: str
 
 
+def cell_widgets(widgets: tuple[Widget, ...], size: tuple[int, int]) -> list[Widget | None]:
+    """Row-major, the widget each cell of a screen of ``size`` shows: the last of ``widgets`` (they are in paint order)
+    whose box holds the cell's centre, or None where none does."""
+    cols, rows = size[0] // CELL, size[1] // CELL
+    shown: list[Widget | None] = [None] * (rows * cols)
+    for w in widgets:
+        x1, y1, x2, y2 = w.box
+        for r in range(max(0, y1 // CELL), min(rows, (y2 + CELL - 1) // CELL)):
+            for c in range(max(0, x1 // CELL), min(cols, (x2 + CELL - 1) // CELL)):
+                if x1 <= c * CELL + CELL // 2 < x2 and y1 <= r * CELL + CELL // 2 < y2:
+                    shown[r * cols + c] = w
+    return shown
+
+
 def _cell_labels(widgets: tuple[Widget, ...], size: tuple[int, int]
                  ) -> tuple[list[int], list[list[int]], list[bool]]:
-    """Row-major per-cell class, code digits and inverted look of one screen; later widgets paint over earlier ones.
+    """Row-major per-cell class, code digits and inverted look of one screen, each cell as `cell_widgets` shows it.
 
     A notice's code digit ``i`` labels slot ``i`` of the cells it is drawn on and no other: gt12 to gt17 gave every
     cell of the notice (icon and "Code" too) all three digits, and the digit probe stayed above chance through the
     reading phase."""
-    cols, rows = size[0] // CELL, size[1] // CELL
-    classes = [_CLASS[NONE]] * (rows * cols)
-    digits = [[-100, -100, -100] for _ in range(rows * cols)]
-    inverted = [False] * (rows * cols)
-    for w in widgets:
-        label = w.text if w.role == "textfield" and w.text else w.label
-        code = _CODE.fullmatch(label) if w.role == "toast" else None
-        drawn: dict[int, list[int]] = {}  # cell -> its digit per slot
-        if w.role in _CONTAINERS:
-            cls = _CLASS[NONE]
-        elif code is not None:
-            cls = _CLASS["Code"]
-            for slot, i in enumerate(range(code.start(1), code.end(1))):
-                for cell in _char_cells(w, size, i):
-                    drawn.setdefault(cell, [-100, -100, -100])[slot] = int(label[i])
-        else:
-            words = [t for t in re.split(r"[^A-Za-z]+", label) if t in _CLASS]
-            cls = _CLASS[words[-1]] if words else _CLASS[OTHER]
-        x1, y1, x2, y2 = w.box
-        for r in range(max(0, y1 // CELL), min(rows, (y2 + CELL - 1) // CELL)):
-            for c in range(max(0, x1 // CELL), min(cols, (x2 + CELL - 1) // CELL)):
-                if not (x1 <= c * CELL + CELL // 2 < x2 and y1 <= r * CELL + CELL // 2 < y2):
-                    continue
-                classes[r * cols + c] = cls
-                digits[r * cols + c] = drawn.get(r * cols + c, [-100, -100, -100])
-                inverted[r * cols + c] = w.on and w.role in INVERTED_ROLES
+    shown = cell_widgets(widgets, size)
+    classes = [_CLASS[NONE]] * len(shown)
+    digits = [[-100, -100, -100] for _ in shown]
+    inverted = [False] * len(shown)
+    labelled: dict[int, tuple[int, dict[int, list[int]]]] = {}  # id(widget) -> its class, its cells' digits
+    for cell, w in enumerate(shown):
+        if w is None:
+            continue
+        if id(w) not in labelled:
+            labelled[id(w)] = _widget_label(w, size)
+        classes[cell], drawn = labelled[id(w)]
+        digits[cell] = drawn.get(cell, [-100, -100, -100])
+        inverted[cell] = w.on and w.role in INVERTED_ROLES
     return classes, digits, inverted
+
+
+def _widget_label(w: Widget, size: tuple[int, int]) -> tuple[int, dict[int, list[int]]]:
+    """The class of ``w``'s cells, and for a code notice the digit per slot of each cell it draws a digit on."""
+    label = w.text if w.role == "textfield" and w.text else w.label
+    code = _CODE.fullmatch(label) if w.role == "toast" else None
+    if w.role in _CONTAINERS:
+        return _CLASS[NONE], {}
+    if code is None:
+        words = [t for t in re.split(r"[^A-Za-z]+", label) if t in _CLASS]
+        return (_CLASS[words[-1]] if words else _CLASS[OTHER]), {}
+    drawn: dict[int, list[int]] = {}  # cell -> its digit per slot
+    for slot, i in enumerate(range(code.start(1), code.end(1))):
+        for cell in _char_cells(w, size, i):
+            drawn.setdefault(cell, [-100, -100, -100])[slot] = int(label[i])
+    return _CLASS["Code"], drawn
 
 
 def _char_cells(notice: Widget, size: tuple[int, int], i: int) -> list[int]:

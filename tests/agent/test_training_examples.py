@@ -291,3 +291,24 @@ def test_copy_pointers_spell_the_instructions_target_from_the_instruction(gui_ti
         assert pointer.aligned and pointer.keys.shape == pointer.queries.shape
         assert text(pointer.keys.tolist()) == word == text((pointer.queries + 1).tolist())
         assert int(pointer.keys.max()) < int(pointer.queries.min())  # the instruction comes first
+
+
+def test_each_cell_shows_the_last_painted_widget_whose_box_holds_its_centre(gui_tiny):
+    """`cell_widgets`: later widgets paint over earlier ones, a box counts for the cells whose centre it holds, and
+    the labels of `encode_episode` follow the widget each cell shows (a hand-made screen, then a lit one)."""
+    from agent.training.examples import cell_widgets
+    from tasks.synthdesk.widgets import Widget
+
+    under = Widget("window", "", (0, 0, 84, 56))
+    over = Widget("button", "Save", (28, 0, 70, 28))  # holds the centre of column 1 only (column 2's is x = 70)
+    assert cell_widgets((under, over), (112, 56)) == [under, over, under, None, under, under, under, None]
+    assert cell_widgets((over, under), (112, 56)) == [under, under, under, None, under, under, under, None]
+    ep = synthdesk.lit(random.Random(4))
+    (layout,), (frame,) = ep.layouts, ep.frames
+    shown = cell_widgets(layout, frame.size)
+    ex = encode_episode(ep, gui_tiny.processor)
+    assert len(shown) == ex.cell_class.numel()
+    assert ex.cell_inverted.tolist() == [bool(w and w.on and w.role in synthdesk.INVERTED_ROLES) for w in shown]
+    for w, cls in zip(shown, ex.cell_class.tolist()):
+        if w is not None and w.role in ("menu", "listitem", "button") and w.label in CELL_CLASSES:
+            assert CELL_CLASSES[cls] == w.label

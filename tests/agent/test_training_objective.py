@@ -299,3 +299,52 @@ def test_the_read_loss_weighs_the_cells_of_inverted_widgets_as_asked(gui_tiny):
     words = inverted & (ex.cell_class < CELL_CLASSES.index(OTHER))
     right = logits.argmax(-1)[words] == ex.cell_class[words]
     assert weighted["inv_acc"] == pytest.approx(float(right.float().mean()))
+
+
+def _read_probe():
+    """bench/read_probe.py as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "read_probe.py"
+    spec = importlib.util.spec_from_file_location("read_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    return probe
+
+
+def test_the_read_probe_tallies_word_cells_by_widget_role_and_inverted_look(gui_tiny, monkeypatch):
+    """bench/read_probe.py's `read_by_look`: every word cell counted once, under the role and look of the widget it
+    shows; a cell counts as read exactly when the probe names its class (an oracle reads all, a wrong one none)."""
+    from agent.training.examples import CELL_CLASSES
+    from agent.training.objective import AuxHeads
+
+    probe = _read_probe()
+    episodes = [synthdesk.beside(random.Random(seed)) for seed in range(3)]
+    heads = AuxHeads(gui_tiny.model.config.get_text_config().hidden_size).eval()
+    real = probe.read_by_look(gui_tiny, heads, episodes)
+    words = sum(int((encode_episode(ep, gui_tiny.processor).cell_class < probe.WORD_CLASSES).sum()) for ep in episodes)
+    assert sum(b for _, b in real.values()) == words
+    assert any(inverted and b for (_, inverted), (_, b) in real.items())  # a beside screen shows an inverted word
+    assert all(0 <= a <= b for a, b in real.values())
+    monkeypatch.setattr(probe, "named_words", lambda bundle, heads, ex: ex.cell_class)
+    assert probe.read_by_look(gui_tiny, heads, episodes) == {k: (b, b) for k, (_, b) in real.items()}
+    monkeypatch.setattr(probe, "named_words", lambda bundle, heads, ex: (ex.cell_class + 1) % len(CELL_CLASSES))
+    assert probe.read_by_look(gui_tiny, heads, episodes) == {k: (0, b) for k, (_, b) in real.items()}
+
+
+def test_the_read_probe_prints_a_checkpoints_table_and_refuses_a_model_directory(gui_tiny, gui_tiny_export,
+                                                                                 tmp_path, capsys):
+    """bench/read_probe.py end to end on a training checkpoint (its step and a row per role); a model directory has
+    no read probe and is refused by name."""
+    from agent.training.objective import AuxHeads
+
+    probe = _read_probe()
+    heads = AuxHeads(gui_tiny.model.config.get_text_config().hidden_size)
+    torch.save({"model": gui_tiny.model.state_dict(), "heads": heads.state_dict(), "step": 7}, tmp_path / "ck.pt")
+    assert probe.main([str(tmp_path / "ck.pt"), "--screens", "2", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("checkpoint step 7; 2 train-split `beside` screens (seed 3)")
+    assert "| widget | drawn normally | drawn inverted |" in out and "\n| menu | " in out
+    with pytest.raises(SystemExit, match="model directory"):
+        probe.main([str(gui_tiny_export[2])])
