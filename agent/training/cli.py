@@ -68,6 +68,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                     help="the reading loss weighs the cells of inverted widgets (white on the accent colour: an open "
                          "menu's title, a selected list item, a dialog's default button) W times as much as the "
                          f"others. Default: {defaults.inverted_read_weight:g}")
+    tr.add_argument("--match-weight", type=float, default=defaults.match_weight, metavar="W",
+                    help="with --lit-every, ask the image path for the same hidden states on a lit screen's inverted "
+                         "labels as on those labels drawn plainly, this weight in the loss; 0: not at all. Default: "
+                         f"{defaults.match_weight:g}")
     tr.add_argument("--seed", type=int, default=defaults.seed, help=f"weights and data seed. Default: {defaults.seed}")
     tr.add_argument("--procs", type=int, default=defaults.procs,
                     help="data-parallel processes; each draws an equal share of every step's examples and the "
@@ -120,6 +124,7 @@ def train_command(args: argparse.Namespace) -> int:
                           heads_first=args.heads_first, inverted_every=args.inverted_every,
                           beside_every=args.beside_every, lit_every=args.lit_every,
                           inverted_read_weight=args.inverted_read_weight, vision_lr_scale=args.vision_lr_scale,
+                          match_weight=args.match_weight,
                           threads=args.threads, procs=args.procs, checkpoint_every=args.checkpoint_every)
         out = train(cfg, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     except (OSError, ValueError) as e:

@@ -40,7 +40,10 @@ class TrainConfig:
     menu titles, list items and buttons inverted (`tasks.synthdesk.training.lit`); 0: none.
     inverted_read_weight: the ``read`` loss weighs each cell of an inverted widget (white on the accent colour) this
     many times as much as any other cell (`agent.training.objective.compute_losses`); 1: evenly.
-    vision_lr_scale: the vision tower's learning rate is ``lr`` times this (after ``heads_first``); 1: the same."""
+    vision_lr_scale: the vision tower's learning rate is ``lr`` times this (after ``heads_first``); 1: the same.
+    match_weight: the loss adds the ``match`` part this many times: the image path of a ``lit`` screen's repainted
+    cells is asked for the hidden states the same cells get drawn plainly (`agent.training.objective._match_loss`);
+    0: not computed."""
 
     out: Path
     steps: int = 1750
@@ -64,6 +67,7 @@ class TrainConfig:
     lit_every: int = 0
     inverted_read_weight: float = 1.0
     vision_lr_scale: float = 1.0
+    match_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.init is not None and not (Path(self.init) / "config.json").is_file():
@@ -91,12 +95,17 @@ class TrainConfig:
                              f"{self.steps} steps to the model")
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr!r} must be > 0")
-        for name, least in (("inverted_read_weight", 1.0), ("vision_lr_scale", 0.0)):
+        for name, least, zero in (("inverted_read_weight", 1.0, False), ("vision_lr_scale", 0.0, False),
+                                  ("match_weight", 0.0, True)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not least <= value < float("inf") \
-                    or value == 0:
-                raise ValueError(f"{name}={value!r} must be a finite number " + (f">= {least:g}" if least else "> 0"))
+                    or (value == 0 and not zero):
+                raise ValueError(f"{name}={value!r} must be a finite number "
+                                 + (f">= {least:g}" if least or zero else "> 0"))
             object.__setattr__(self, name, float(value))  # as a resume compares it
+        if self.match_weight and not self.lit_every:
+            raise ValueError(f"match_weight={self.match_weight:g} needs lit_every > 0: only lit screens have plain "
+                             "twins")
         if self.init_heads is not None and (self.init is None
                                             or not (Path(self.init_heads) / "checkpoint.pt").is_file()):
             raise ValueError(f"init_heads={self.init_heads}: needs init and a run directory with a checkpoint.pt (the "

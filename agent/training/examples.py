@@ -31,7 +31,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from PIL import Image
 
 from agent import prompts
 from agent.context import Transcript
@@ -92,6 +94,10 @@ class Example:
     cell_inverted: torch.Tensor  # (C,) bool: the cell shows an inverted widget (module docstring)
     pointers: tuple[Pointer, ...]
     kind: str
+    # a `lit` task's screens painted without its lit widgets (`TrainEpisode.plain_frames`), None for other tasks,
+    # and the cells whose pixels differ between the two (all False without them)
+    plain_pixel_values: torch.Tensor | None = None
+    cell_lit: torch.Tensor | None = None
 
 
 def cell_widgets(widgets: tuple[Widget, ...], size: tuple[int, int]) -> list[Widget | None]:
@@ -222,13 +228,30 @@ def encode_episode(episode: TrainEpisode, processor, *, frames: int = 6) -> Exam
         if target.memory:
             pointers += _noted_pointers(episode, step, start, cell_pos, frame_offsets)
     pointers += _copy_pointers(ids, tokenizer, episode.instruction, reply_starts, episode.targets)
+    plain_pixels, lit = None, [False] * len(classes)
+    if episode.plain_frames:
+        plain = processor(text=[text], images=list(episode.plain_frames), return_tensors="pt", add_special_tokens=False)
+        if not torch.equal(plain["image_grid_thw"], batch["image_grid_thw"]):
+            raise ValueError(f"plain frames of grid {plain['image_grid_thw'].tolist()}, not the screens' "
+                             f"{batch['image_grid_thw'].tolist()}")
+        plain_pixels = plain["pixel_values"]
+        lit = [c for frame, twin in zip(episode.frames, episode.plain_frames, strict=True)
+               for c in _changed_cells(frame, twin)]
     return Example(
         input_ids=ids, labels=labels, pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
         cell_pos=cell_pos, cell_class=torch.tensor(classes), cell_row=torch.tensor(rows),
         cell_col=torch.tensor(cols), cell_digits=torch.tensor(digits).view(-1, 3),
         cell_inverted=torch.tensor(inverted, dtype=torch.bool), pointers=tuple(pointers),
-        kind=episode.kind,
+        kind=episode.kind, plain_pixel_values=plain_pixels, cell_lit=torch.tensor(lit, dtype=torch.bool),
     )
+
+
+def _changed_cells(frame: Image.Image, twin: Image.Image) -> list[bool]:
+    """Row-major: whether any pixel of each cell differs between two screens of one size."""
+    w, h = frame.size
+    rows, cols = h // CELL, w // CELL
+    a, b = (np.asarray(im.convert("RGB"))[: rows * CELL, : cols * CELL] for im in (frame, twin))
+    return (a != b).any(-1).reshape(rows, CELL, cols, CELL).any(axis=(1, 3)).flatten().tolist()
 
 
 def _first_notice(episode: TrainEpisode) -> tuple[int, Widget] | None:

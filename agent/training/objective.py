@@ -286,6 +286,41 @@ def _cross_entropy_at(logits: torch.Tensor, target: torch.Tensor, at: list[tuple
     return F.cross_entropy(_rows(logits, at), _rows(target, at))
 
 
+def _plain_twins(model: nn.Module, batch: Batch) -> tuple[list[int], torch.Tensor] | None:
+    """(rows of ``batch`` with plain twins, their twins' hidden states at ``AUX_LAYER``, (b, L, D)): the batch's
+    `lit` examples forwarded again, no gradient, on their screens painted without the lit widgets
+    (`Example.plain_pixel_values`); None when the batch has none."""
+    rows = [b for b, e in enumerate(batch.examples) if e.plain_pixel_values is not None]
+    if not rows:
+        return None
+    inputs = batch.inputs
+    twin = dict(input_ids=inputs["input_ids"][rows], attention_mask=inputs["attention_mask"][rows],
+                position_ids=inputs["position_ids"][:, rows],
+                pixel_values=torch.cat([batch.examples[b].plain_pixel_values for b in rows]),
+                image_grid_thw=torch.cat([batch.examples[b].image_grid_thw for b in rows]))
+    with torch.no_grad():
+        return rows, model(**twin, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+
+
+def _match_loss(hidden: torch.Tensor, batch: Batch, rows: list[int], plain: torch.Tensor) -> torch.Tensor:
+    """The ``match`` loss: on the cells a `lit` screen repaints (`Example.cell_lit`), the squared distance of their
+    hidden states at ``AUX_LAYER`` to those of the same cells drawn plainly (the targets, no gradient), relative to
+    the targets' squared norm; 0 when those examples repaint no cell. ``hidden``: (B, L, D) of the batch; ``rows``,
+    ``plain``: `_plain_twins`.
+
+    The read loss names inverted labels through a probe; this asks the image path for the representation it already
+    gives the same word drawn plainly, which is what the pointer matches the instruction against. Continuations with
+    the read loss alone, even weighted 20x with the vision tower at 10x the rate, left the shipped model unable to
+    read inverted menu titles (README: rw1, lit1, vis1)."""
+    at = [(i, batch.examples[b].cell_pos[batch.examples[b].cell_lit]) for i, b in enumerate(rows)]
+    at = [(i, pos) for i, pos in at if pos.numel()]
+    if not at:
+        return torch.zeros(())
+    got = _rows(hidden[rows], at)  # (n, D)
+    want = _rows(plain, at)
+    return (got - want).pow(2).sum(-1).mean() / want.pow(2).sum(-1).mean()
+
+
 # The losses of the reading phase (`agent.training.run`). Not "where": in a reading-only run with it the read probe
 # named 0.30 of the held-out word cells after 200 steps, without it 0.48 (and 0.79 after 620). Whether "where" only
 # delays reading's late breakthrough or prevents it is not settled.
@@ -293,8 +328,8 @@ READING_PARTS = ("read", "digits")
 
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch, section: list[int], *,
-                   reading_only: bool = False, landed: list[Landing] | None = None, inverted_weight: float = 1.0
-                   ) -> tuple[torch.Tensor, dict[str, float]]:
+                   reading_only: bool = False, landed: list[Landing] | None = None, inverted_weight: float = 1.0,
+                   match_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
@@ -309,7 +344,10 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     and 89%; the inverted "OK" of every dialog: all): they are a few cells in a thousand of the training screens, so
     the read loss hardly asks for them, and a pointer cannot match an instruction's word to a cell that does not
     carry it.
+    match_weight: the total adds ``match`` (`_match_loss`) this many times; 0 leaves it out (reported as 0).
     """
+    # before the batch's own forward, whose attention inputs the tap must hold for the pointer losses
+    twins = _plain_twins(model, batch) if match_weight > 0 else None
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
     target = batch.labels[:, 1:]
@@ -345,9 +383,12 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     else:
         readout = lambda h: lm_head(norm(h))
         pointed, point_acc, n_point = _pointer_loss(tap, batch, section, readout, heads, landed)
+    match = _match_loss(hidden, batch, *twins) if twins is not None else torch.zeros(())
     parts = {"reply": reply, "read": read, "where": where, "digits": code, "name": name, "spell": spell, "note": note,
              **pointed}
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items() if not reading_only or k in READING_PARTS)
+    total = total + match_weight * match
+    parts["match"] = match
     stats = {k: float(v.detach()) for k, v in parts.items()}
     stats.update(token_acc=token_acc, read_acc=read_acc, word_acc=word_acc, name_acc=name_acc, point_acc=point_acc,
                  n_point=float(n_point), inv_acc=inv_acc)

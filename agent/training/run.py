@@ -96,7 +96,7 @@ logger = logging.getLogger(__name__)
 GLANCE_EVERY = 4
 CURVE_COLUMNS = ("step", "examples", "elapsed_s", "lr", "loss", "reply", "read", "where", "digits", "name", "spell",
                  "note", "point", "copy", "recall", "carry", "token_acc", "read_acc", "word_acc", "name_acc",
-                 "point_acc", "inv_acc")
+                 "point_acc", "inv_acc", "match")
 
 
 HEADS_FIRST_LR = 2e-3
@@ -200,10 +200,11 @@ def _prepare(cfg: TrainConfig, resume: bool) -> int:
         # from random weights (and fresh heads), from before `mix` drew the kinds in thirds, and from before
         # `lm_layers`/`vision_depth`/`kv_heads` had the default sizes, and from before `heads_first` (`inverted_every`,
         # `beside_every`, `lit_every`) had none, and from before `inverted_read_weight` (`vision_lr_scale`) read every
-        # cell evenly (trained the vision tower at the model's rate)
+        # cell evenly (trained the vision tower at the model's rate), and from before `match_weight` had no match loss
         made = {"procs": "1", "init": "None", "init_heads": "None", "mix": "(1, 1, 1)", "lm_layers": "4",
                 "vision_depth": "2", "kv_heads": "2", "heads_first": "0", "inverted_every": "0", "beside_every": "0",
-                "lit_every": "0", "inverted_read_weight": "1.0", "vision_lr_scale": "1.0", **state["config"]}
+                "lit_every": "0", "inverted_read_weight": "1.0", "vision_lr_scale": "1.0", "match_weight": "0.0",
+                **state["config"]}
         if made != cfg.saved():
             raise ValueError(f"{ckpt_path}: made with {made}, not this configuration; resume with the same flags "
                              "or use another --out")
@@ -320,7 +321,8 @@ def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None
                     group["lr"] = _lr(cfg, step) * (group.get("lr_scale", 1.0) if step >= cfg.heads_first else 1.0)
                 loss, stats = compute_losses(model, heads, tap, batch, section,
                                              reading_only=step < cfg.reading_steps,
-                                             inverted_weight=cfg.inverted_read_weight)
+                                             inverted_weight=cfg.inverted_read_weight,
+                                             match_weight=cfg.match_weight)
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 logged = [float(loss.detach()), *(stats[k] for k in CURVE_COLUMNS[5:])]

@@ -18,8 +18,8 @@ A `TrainSample` holds everything of one step: `frames` (PIL RGB images of screen
 at the screen size, which is the model-image size: 448x336, 504x364 or 420x308, 192 / 234 / 165 image tokens),
 `layouts` (each frame's widgets: role, label, pixel box xyxy with exclusive ends, key, flags), `instruction`,
 `prior_replies` (gold replies of the earlier steps), `reply` (the gold reply of this step), `action_type`,
-`target_box` / `target_point` (click: the target's box and the clicked pixel, the centre of its middle cell), `text` (type),
-`key` (hotkey), `memory` (the step needs a notice only an earlier frame shows), `step` and `n_steps`.
+`target_box` / `target_point` (click: the target's box and the clicked pixel, the centre of its middle cell),
+`text` (type), `key` (hotkey), `memory` (the step needs a notice only an earlier frame shows), `step` and `n_steps`.
 For dense supervision, `target_token` is the row-major index of the 28 px cell (image token after the 2 x 2 merge)
 under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens` lists every cell inside
 `target_box` (boxes are cell-aligned, so these cells show the target and nothing else).
@@ -30,7 +30,8 @@ target is, half the time, one of those. A probe of the gui-tiny shipped since 20
 cells of inverted menu titles and 3 of 69 of inverted list items (drawn normally: 94% and 89%; the inverted "OK" of
 every dialog, one word seen in thousands of dialogs: 44 of 44): an inverted menu title or list item on a few screens
 in a hundred, each word rarely, is too little to learn reading white on the accent colour, which a linear reader of
-dark-on-light text gets backwards. A lit screen shows several.
+dark-on-light text gets backwards. A lit screen shows several. Its `TrainEpisode.plain_frames` holds the screen as
+the state paints it, the lit widgets as they were: the same words drawn plainly, for the ``match`` loss.
 
 `glance(rng, density=None) -> TrainEpisode` is a training aid, not a task of any split's kinds: the memory step of a
 memory task alone, with its notice still on screen (one frame; kind "memory", template "<template>_glance"). It
@@ -102,6 +103,7 @@ class TrainEpisode:
     frames: tuple[Image.Image, ...]
     layouts: tuple[tuple[Widget, ...], ...]
     targets: tuple[StepTarget, ...]
+    plain_frames: tuple[Image.Image, ...] = ()  # `lit` tasks: the same screens painted as their state has them
 
     @property
     def replies(self) -> tuple[str, ...]:
@@ -256,7 +258,8 @@ def lit(rng: random.Random, *, density: float | None = None) -> TrainEpisode:
         widgets = tuple(replace(w, on=True) if w.key in lit_keys else w for w in layout)
         return TrainEpisode(kind="grounding", template="grounding_lit", instruction=task.instruction,
                             frames=(paint(widgets, state.spec.size, state.spec.theme),), layouts=(widgets,),
-                            targets=(_target(task, 0),))
+                            targets=(_target(task, 0),),
+                            plain_frames=(paint(layout, state.spec.size, state.spec.theme),))
     raise RuntimeError(f"no grounding screen with a menu title, list item or button in {MAX_ATTEMPTS} draws "
                        f"(density={density})")
 

@@ -348,3 +348,53 @@ def test_the_read_probe_prints_a_checkpoints_table_and_refuses_a_model_directory
     assert "| widget | drawn normally | drawn inverted |" in out and "\n| menu | " in out
     with pytest.raises(SystemExit, match="model directory"):
         probe.main([str(gui_tiny_export[2])])
+
+
+def test_the_match_loss_pulls_a_lit_screens_repainted_cells_toward_their_plain_twins(gui_tiny):
+    """`compute_losses(match_weight=W)`: a `lit` example carries its screen painted plainly; ``match`` is the
+    squared distance of the repainted cells' hidden states (at AUX_LAYER) to the twin's, relative to the twin's
+    squared norm (hand-computed here), 0 when the twin is the screen itself, and reaches the vision tower; other
+    examples have no twin, and W = 0 neither forwards the twins nor adds anything."""
+    import dataclasses
+
+    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, compute_losses
+
+    model, pad = gui_tiny.model, gui_tiny.tokenizer.pad_token_id
+    lit = [encode_episode(synthdesk.lit(random.Random(seed)), gui_tiny.processor) for seed in range(2)]
+    plain = encode_episode(synthdesk.episode(random.Random(5), "grounding"), gui_tiny.processor)
+    assert plain.plain_pixel_values is None and not plain.cell_lit.any()
+    for ex in lit:
+        assert ex.plain_pixel_values.shape == ex.pixel_values.shape
+        assert not torch.equal(ex.plain_pixel_values, ex.pixel_values)
+        assert ex.cell_lit.any() and not (ex.cell_lit & ~ex.cell_inverted).any()  # lit cells are inverted ones
+    batch = collate([lit[0], plain, lit[1]], pad, model)
+    heads = AuxHeads(model.config.get_text_config().hidden_size)
+    tap = AttentionTap.of(model)
+    section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    forwards = []
+    hook = model.register_forward_hook(lambda m, a, out: forwards.append(1))
+    try:
+        model.zero_grad()
+        total, stats = compute_losses(model, heads, tap, batch, section, match_weight=2.0)
+        assert len(forwards) == 2  # the batch and its two lit examples' twins
+        total.backward()
+        assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.model.visual.parameters())
+        with torch.no_grad():
+            got = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+            twins = collate([dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit], pad, model)
+            want = model(**twins.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+        a = torch.cat([got[b, e.cell_pos[e.cell_lit]] for b, e in ((0, lit[0]), (2, lit[1]))])
+        t = torch.cat([want[i, e.cell_pos[e.cell_lit]] for i, e in enumerate(lit)])
+        assert stats["match"] == pytest.approx(float((a - t).pow(2).sum(-1).mean() / t.pow(2).sum(-1).mean()),
+                                               rel=1e-4)
+        assert stats["match"] > 0
+        forwards.clear()
+        rest, without = compute_losses(model, heads, tap, batch, section)
+        assert len(forwards) == 1 and without["match"] == 0.0
+        assert float(total.detach()) == pytest.approx(float(rest.detach()) + 2.0 * stats["match"], rel=1e-5)
+        itself = [dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit]
+        _, same = compute_losses(model, heads, tap, collate(itself, pad, model), section, match_weight=2.0)
+        assert same["match"] == pytest.approx(0.0, abs=1e-10)
+    finally:
+        hook.remove()
+        tap.remove()

@@ -393,3 +393,39 @@ def test_the_reading_phase_draws_lit_screens_as_lit_every_asks(tmp_path, monkeyp
     drawn.clear()
     run_module._draw(TrainConfig(**common), 0, processor)
     assert drawn == []
+
+
+def test_match_weight_needs_lit_screens_reaches_the_loss_and_old_checkpoints_resume_without_it(tmp_path, monkeypatch):
+    """``--match-weight W``: a number >= 0, refused without ``lit_every`` (no lit screen, no twin: the loss would be a
+    silent 0), passed to `compute_losses` every step; a checkpoint from before the option resumes as 0."""
+    from agent.cli import main
+    from agent.training import run as run_module
+
+    for bad in (-1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="match_weight="):
+            TrainConfig(out=tmp_path, match_weight=bad, lit_every=2)
+    with pytest.raises(ValueError, match="needs lit_every"):
+        TrainConfig(out=tmp_path, match_weight=0.5)
+    real, weights = run_module.compute_losses, []
+
+    def spy(*args, match_weight=0.0, **kwargs):
+        weights.append(match_weight)
+        return real(*args, match_weight=match_weight, **kwargs)
+
+    monkeypatch.setattr(run_module, "compute_losses", spy)
+    old = tmp_path / "old"
+    assert main(["train", "--out", str(old), "--steps", "2", "--batch", "1", "--procs", "1", "--lit-every", "1",
+                 "--match-weight", "0.5", "--reading-steps", "1", "--checkpoint-every", "1", "-q"]) == 0
+    assert weights == [0.5, 0.5]
+    header = (old / "curve.csv").read_text().splitlines()[0].split(",")
+    assert header[-1] == "match"
+    state = torch.load(old / "checkpoint.pt", weights_only=False)
+    assert state["config"]["match_weight"] == "0.5"
+    del state["config"]["match_weight"]  # made to look older
+    state["step"] = 1
+    torch.save(state, old / "checkpoint.pt")
+    same = dict(out=old, steps=2, batch=1, procs=1, reading_steps=1, checkpoint_every=1, lit_every=1)
+    with pytest.raises(ValueError, match="configuration"):
+        train(TrainConfig(match_weight=0.5, **same), resume=True, progress=False)
+    weights.clear()
+    assert train(TrainConfig(**same), resume=True, progress=False) == old and weights == [0.0]
