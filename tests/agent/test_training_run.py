@@ -429,3 +429,22 @@ def test_match_weight_needs_lit_screens_reaches_the_loss_and_old_checkpoints_res
         train(TrainConfig(match_weight=0.5, **same), resume=True, progress=False)
     weights.clear()
     assert train(TrainConfig(**same), resume=True, progress=False) == old and weights == [0.0]
+
+
+def test_heads_first_fits_every_head_even_inside_a_reading_phase(tmp_path, monkeypatch):
+    """A continuation with a reading phase and heads-first steps: the heads-first steps compute every loss (all the
+    probes fit before the model moves), the remaining reading steps the reading losses alone, then every loss."""
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+
+    real, reading = run_module.compute_losses, []
+
+    def spy(*args, reading_only=False, **kwargs):
+        reading.append(reading_only)
+        return real(*args, reading_only=reading_only, **kwargs)
+
+    monkeypatch.setattr(run_module, "compute_losses", spy)
+    cfg = TrainConfig(out=tmp_path / "r", steps=6, batch=1, reading_steps=3, heads_first=2, procs=1,
+                      init=packaged_dir("gui-tiny"), checkpoint_every=6)
+    train(cfg, progress=False)
+    assert reading == [False, False, True, False, False, False]
