@@ -288,7 +288,7 @@ def _cross_entropy_at(logits: torch.Tensor, target: torch.Tensor, at: list[tuple
 
 def _plain_twins(model: nn.Module, batch: Batch) -> tuple[list[int], torch.Tensor] | None:
     """(rows of ``batch`` with plain twins, their twins' hidden states at ``AUX_LAYER``, (b, L, D)): the batch's
-    `lit` examples forwarded again, no gradient, on their screens painted without the lit widgets
+    `lit` examples forwarded by ``model``, no gradient, on their screens painted without the lit widgets
     (`Example.plain_pixel_values`); None when the batch has none."""
     rows = [b for b, e in enumerate(batch.examples) if e.plain_pixel_values is not None]
     if not rows:
@@ -303,21 +303,28 @@ def _plain_twins(model: nn.Module, batch: Batch) -> tuple[list[int], torch.Tenso
 
 
 def _match_loss(hidden: torch.Tensor, batch: Batch, rows: list[int], plain: torch.Tensor) -> torch.Tensor:
-    """The ``match`` loss: on the cells a `lit` screen repaints (`Example.cell_lit`), the squared distance of their
-    hidden states at ``AUX_LAYER`` to those of the same cells drawn plainly (the targets, no gradient), relative to
-    the targets' squared norm; 0 when those examples repaint no cell. ``hidden``: (B, L, D) of the batch; ``rows``,
-    ``plain``: `_plain_twins`.
+    """The ``match`` loss of the `lit` examples ``rows``: the squared distance of their hidden states at
+    ``AUX_LAYER`` to the plain twins' (``plain``, the targets), relative to the targets' squared norm, averaged over
+    the cells the lit screen repaints (`Example.cell_lit`), plus the same over every other position of those examples
+    (text and image). ``hidden``: (B, L, D) of the batch; ``rows``, ``plain``: `_plain_twins`.
 
-    The read loss names inverted labels through a probe; this asks the image path for the representation it already
-    gives the same word drawn plainly, which is what the pointer matches the instruction against. Continuations with
+    The read loss names inverted labels through a probe; the first term asks the image path for the representation
+    the same word gets drawn plainly, which is what the pointer matches the instruction against. Continuations with
     the read loss alone, even weighted 20x with the vision tower at 10x the rate, left the shipped model unable to
-    read inverted menu titles (README: rw1, lit1, vis1)."""
-    at = [(i, batch.examples[b].cell_pos[batch.examples[b].cell_lit]) for i, b in enumerate(rows)]
-    at = [(i, pos) for i, pos in at if pos.numel()]
-    if not at:
-        return torch.zeros(())
-    got = _rows(hidden[rows], at)  # (n, D)
-    want = _rows(plain, at)
+    read inverted menu titles (README: rw1, lit1, vis1). The second term keeps everything else where the targets
+    have it: with a frozen teacher (a continuation) the layers after ``AUX_LAYER`` see what they were trained on."""
+    ex = [batch.examples[b] for b in rows]
+    mask = batch.inputs["attention_mask"][rows].bool()  # (b, L)
+    lit = torch.zeros_like(mask)
+    for i, e in enumerate(ex):
+        lit[i, e.cell_pos[e.cell_lit]] = True
+    got = hidden[rows]
+    terms = [_relative_error(got[m], plain[m]) for m in (lit, mask & ~lit) if bool(m.any())]
+    return sum(terms, torch.zeros(()))
+
+
+def _relative_error(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the rows of ``got`` to those of ``want``, over the mean squared norm of ``want``."""
     return (got - want).pow(2).sum(-1).mean() / want.pow(2).sum(-1).mean()
 
 
@@ -329,7 +336,8 @@ READING_PARTS = ("read", "digits")
 
 def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: Batch, section: list[int], *,
                    reading_only: bool = False, landed: list[Landing] | None = None, inverted_weight: float = 1.0,
-                   match_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                   match_weight: float = 0.0, teacher: nn.Module | None = None
+                   ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward ``batch`` and return the weighted total loss and each part (plus pointer and token accuracies).
 
     reading_only: the total is the `READING_PARTS` alone and the pointer losses are not computed (reported as 0).
@@ -345,9 +353,12 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     the read loss hardly asks for them, and a pointer cannot match an instruction's word to a cell that does not
     carry it.
     match_weight: the total adds ``match`` (`_match_loss`) this many times; 0 leaves it out (reported as 0).
+    teacher: the model whose hidden states on the plain twins ``match`` asks for (a frozen copy of a continuation's
+    starting model); None: ``model`` itself, no gradient.
     """
-    # before the batch's own forward, whose attention inputs the tap must hold for the pointer losses
-    twins = _plain_twins(model, batch) if match_weight > 0 else None
+    # before the batch's own forward, whose attention inputs the tap must hold for the pointer losses (a teacher has
+    # no tap)
+    twins = _plain_twins(teacher if teacher is not None else model, batch) if match_weight > 0 else None
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
     target = batch.labels[:, 1:]

@@ -271,6 +271,18 @@ def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
     return bundle, heads, torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
 
 
+def _match_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
+    """The model whose hidden states the ``match`` loss asks for (`objective._match_loss`): the ``init`` model,
+    frozen, in a continuation with ``match_weight``; None otherwise (a run from scratch matches its own, no
+    gradient)."""
+    if cfg.init is None or not cfg.match_weight:
+        return None
+    lm_layers, vision_depth, kv_heads = config_sizes(cfg.init)
+    teacher = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads).model
+    teacher.load_state_dict(_trained_weights(cfg.init))
+    return teacher.eval().requires_grad_(False)
+
+
 def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:
     """The weights of the gui-tiny model directory ``directory``, loaded as any user loads it (`from_pretrained`).
     The caller's strict `load_state_dict` refuses a directory of another architecture or size."""
@@ -303,6 +315,7 @@ def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None
         heads.load_state_dict(state["heads"])
         optim.load_state_dict(state["optim"])
         elapsed_before = state["elapsed_s"]
+    teacher = _match_teacher(cfg)
     tap = AttentionTap.of(model)
     section = list(model.config.get_text_config().rope_parameters["mrope_section"])
     pad_id = bundle.tokenizer.pad_token_id
@@ -325,7 +338,7 @@ def _train_loop(cfg: TrainConfig, rank: int, start: int, progress: bool) -> None
                 loss, stats = compute_losses(model, heads, tap, batch, section,
                                              reading_only=cfg.heads_first <= step < cfg.reading_steps,
                                              inverted_weight=cfg.inverted_read_weight,
-                                             match_weight=cfg.match_weight)
+                                             match_weight=cfg.match_weight, teacher=teacher)
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
                 logged = [float(loss.detach()), *(stats[k] for k in CURVE_COLUMNS[5:])]

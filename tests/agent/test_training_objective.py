@@ -350,11 +350,13 @@ def test_the_read_probe_prints_a_checkpoints_table_and_refuses_a_model_directory
         probe.main([str(gui_tiny_export[2])])
 
 
-def test_the_match_loss_pulls_a_lit_screens_repainted_cells_toward_their_plain_twins(gui_tiny):
+def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins(gui_tiny):
     """`compute_losses(match_weight=W)`: a `lit` example carries its screen painted plainly; ``match`` is the
-    squared distance of the repainted cells' hidden states (at AUX_LAYER) to the twin's, relative to the twin's
-    squared norm (hand-computed here), 0 when the twin is the screen itself, and reaches the vision tower; other
-    examples have no twin, and W = 0 neither forwards the twins nor adds anything."""
+    squared distance of its hidden states (at AUX_LAYER) to the twin's, relative to the twin's squared norm, over
+    the repainted cells plus over every other position (hand-computed here), 0 when the twin is the screen itself,
+    and reaches the vision tower; a ``teacher`` gives the targets instead (and gets no gradient); other examples
+    have no twin, and W = 0 neither forwards the twins nor adds anything."""
+    import copy
     import dataclasses
 
     from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, compute_losses
@@ -371,6 +373,30 @@ def test_the_match_loss_pulls_a_lit_screens_repainted_cells_toward_their_plain_t
     heads = AuxHeads(model.config.get_text_config().hidden_size)
     tap = AttentionTap.of(model)
     section = list(model.config.get_text_config().rope_parameters["mrope_section"])
+    teacher = copy.deepcopy(model).requires_grad_(False)
+    with torch.no_grad():
+        for p in teacher.model.visual.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+
+    def expected(source):
+        with torch.no_grad():
+            got = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+            twins = collate([dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit], pad, model)
+            want = source(**twins.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+        total = 0.0
+        for repainted in (True, False):
+            a, t = [], []
+            for i, (b, e) in enumerate(((0, lit[0]), (2, lit[1]))):
+                n = e.input_ids.numel()
+                on = torch.zeros(n, dtype=torch.bool)
+                on[e.cell_pos[e.cell_lit]] = True
+                keep = on if repainted else ~on
+                a.append(got[b, :n][keep])
+                t.append(want[i, :n][keep])
+            a, t = torch.cat(a), torch.cat(t)
+            total += float((a - t).pow(2).sum(-1).mean() / t.pow(2).sum(-1).mean())
+        return total
+
     forwards = []
     hook = model.register_forward_hook(lambda m, a, out: forwards.append(1))
     try:
@@ -379,15 +405,7 @@ def test_the_match_loss_pulls_a_lit_screens_repainted_cells_toward_their_plain_t
         assert len(forwards) == 2  # the batch and its two lit examples' twins
         total.backward()
         assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.model.visual.parameters())
-        with torch.no_grad():
-            got = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
-            twins = collate([dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit], pad, model)
-            want = model(**twins.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
-        a = torch.cat([got[b, e.cell_pos[e.cell_lit]] for b, e in ((0, lit[0]), (2, lit[1]))])
-        t = torch.cat([want[i, e.cell_pos[e.cell_lit]] for i, e in enumerate(lit)])
-        assert stats["match"] == pytest.approx(float((a - t).pow(2).sum(-1).mean() / t.pow(2).sum(-1).mean()),
-                                               rel=1e-4)
-        assert stats["match"] > 0
+        assert stats["match"] == pytest.approx(expected(model), rel=1e-4) and stats["match"] > 0
         forwards.clear()
         rest, without = compute_losses(model, heads, tap, batch, section)
         assert len(forwards) == 1 and without["match"] == 0.0
@@ -395,6 +413,12 @@ def test_the_match_loss_pulls_a_lit_screens_repainted_cells_toward_their_plain_t
         itself = [dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit]
         _, same = compute_losses(model, heads, tap, collate(itself, pad, model), section, match_weight=2.0)
         assert same["match"] == pytest.approx(0.0, abs=1e-10)
+        forwards.clear()
+        _, taught = compute_losses(model, heads, tap, batch, section, match_weight=2.0, teacher=teacher)
+        assert len(forwards) == 1  # the twins went through the teacher
+        assert taught["match"] == pytest.approx(expected(teacher), rel=1e-4)
+        assert taught["match"] != pytest.approx(stats["match"], rel=1e-3)
+        assert all(p.grad is None for p in teacher.parameters())
     finally:
         hook.remove()
         tap.remove()

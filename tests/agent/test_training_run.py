@@ -448,3 +448,21 @@ def test_heads_first_fits_every_head_even_inside_a_reading_phase(tmp_path, monke
                       init=packaged_dir("gui-tiny"), checkpoint_every=6)
     train(cfg, progress=False)
     assert reading == [False, False, True, False, False, False]
+
+
+def test_a_continuation_matches_against_its_starting_model_frozen(tmp_path):
+    """With ``init`` and ``match_weight`` the match targets come from the init model, loaded again and frozen (the
+    model being trained drifts; its start does not); a run from scratch, or one without the loss, has no teacher."""
+    from agent.models.loading import packaged_dir
+    from agent.training import run as run_module
+    from agent.training.run import _trained_weights
+
+    shipped = packaged_dir("gui-tiny")
+    cfg = TrainConfig(out=tmp_path / "t", init=shipped, lit_every=2, match_weight=1.0)
+    teacher = run_module._match_teacher(cfg)
+    weights = _trained_weights(shipped)
+    assert teacher.state_dict().keys() == weights.keys()
+    assert all(torch.equal(v, weights[k]) for k, v in teacher.state_dict().items())
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert run_module._match_teacher(dataclasses.replace(cfg, match_weight=0.0, lit_every=0)) is None
+    assert run_module._match_teacher(TrainConfig(out=tmp_path / "s", lit_every=2, match_weight=1.0)) is None
