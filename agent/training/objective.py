@@ -286,38 +286,42 @@ def _cross_entropy_at(logits: torch.Tensor, target: torch.Tensor, at: list[tuple
     return F.cross_entropy(_rows(logits, at), _rows(target, at))
 
 
-def _plain_twins(model: nn.Module, batch: Batch) -> tuple[list[int], torch.Tensor] | None:
-    """(rows of ``batch`` with plain twins, their twins' hidden states at ``AUX_LAYER``, (b, L, D)): the batch's
-    `lit` examples forwarded by ``model``, no gradient, on their screens painted without the lit widgets
-    (`Example.plain_pixel_values`); None when the batch has none."""
-    rows = [b for b, e in enumerate(batch.examples) if e.plain_pixel_values is not None]
+def _plain_twins(model: nn.Module, batch: Batch, every: bool = False) -> tuple[list[int], torch.Tensor] | None:
+    """(rows of ``batch``, their hidden states at ``AUX_LAYER`` as ``model`` gives them, (b, L, D), no gradient):
+    the `lit` examples forwarded on their screens painted without the lit widgets (`Example.plain_pixel_values`),
+    and with ``every`` the other examples too, as they are; None when there are no rows."""
+    rows = [b for b, e in enumerate(batch.examples) if every or e.plain_pixel_values is not None]
     if not rows:
         return None
     inputs = batch.inputs
+    pixels = [e.pixel_values if e.plain_pixel_values is None else e.plain_pixel_values
+              for e in (batch.examples[b] for b in rows)]
     twin = dict(input_ids=inputs["input_ids"][rows], attention_mask=inputs["attention_mask"][rows],
-                position_ids=inputs["position_ids"][:, rows],
-                pixel_values=torch.cat([batch.examples[b].plain_pixel_values for b in rows]),
+                position_ids=inputs["position_ids"][:, rows], pixel_values=torch.cat(pixels),
                 image_grid_thw=torch.cat([batch.examples[b].image_grid_thw for b in rows]))
     with torch.no_grad():
         return rows, model(**twin, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
 
 
 def _match_loss(hidden: torch.Tensor, batch: Batch, rows: list[int], plain: torch.Tensor) -> torch.Tensor:
-    """The ``match`` loss of the `lit` examples ``rows``: the squared distance of their hidden states at
-    ``AUX_LAYER`` to the plain twins' (``plain``, the targets), relative to the targets' squared norm, averaged over
-    the cells the lit screen repaints (`Example.cell_lit`), plus the same over every other position of those examples
-    (text and image). ``hidden``: (B, L, D) of the batch; ``rows``, ``plain``: `_plain_twins`.
+    """The ``match`` loss of the examples ``rows``: the squared distance of their hidden states at ``AUX_LAYER`` to
+    the targets ``plain`` (`_plain_twins`: of the plain twins where the screen is lit), relative to the targets'
+    squared norm, averaged over the cells lit screens repaint (`Example.cell_lit`), plus the same over every other
+    position of the rows (text and image). ``hidden``: (B, L, D) of the batch.
 
     The read loss names inverted labels through a probe; the first term asks the image path for the representation
     the same word gets drawn plainly, which is what the pointer matches the instruction against. Continuations with
     the read loss alone, even weighted 20x with the vision tower at 10x the rate, left the shipped model unable to
     read inverted menu titles (README: rw1, lit1, vis1). The second term keeps everything else where the targets
-    have it: with a frozen teacher (a continuation) the layers after ``AUX_LAYER`` see what they were trained on."""
+    have it: with a frozen teacher (a continuation), which gives the targets of every example of the batch, the
+    layers after ``AUX_LAYER`` see what they were trained on (mt6, which anchored the lit examples alone, fell from
+    283 to 262 of 300 held-out grounding screens over its reading phase)."""
     ex = [batch.examples[b] for b in rows]
     mask = batch.inputs["attention_mask"][rows].bool()  # (b, L)
     lit = torch.zeros_like(mask)
     for i, e in enumerate(ex):
-        lit[i, e.cell_pos[e.cell_lit]] = True
+        if e.cell_lit is not None:
+            lit[i, e.cell_pos[e.cell_lit]] = True
     got = hidden[rows]
     terms = [_relative_error(got[m], plain[m]) for m in (lit, mask & ~lit) if bool(m.any())]
     return sum(terms, torch.zeros(()))
@@ -353,12 +357,15 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     the read loss hardly asks for them, and a pointer cannot match an instruction's word to a cell that does not
     carry it.
     match_weight: the total adds ``match`` (`_match_loss`) this many times; 0 leaves it out (reported as 0).
-    teacher: the model whose hidden states on the plain twins ``match`` asks for (a frozen copy of a continuation's
-    starting model); None: ``model`` itself, no gradient.
+    teacher: the model whose hidden states ``match`` asks for, on the plain twins of lit screens and on every other
+    example as it is (a frozen copy of a continuation's starting model); None: ``model`` itself, no gradient, on
+    the lit examples alone (on the others it would ask for what they already have).
     """
     # before the batch's own forward, whose attention inputs the tap must hold for the pointer losses (a teacher has
     # no tap)
-    twins = _plain_twins(teacher if teacher is not None else model, batch) if match_weight > 0 else None
+    twins = None
+    if match_weight > 0:
+        twins = _plain_twins(model if teacher is None else teacher, batch, every=teacher is not None)
     out = model(**batch.inputs, output_hidden_states=True, use_cache=False)
     logits = out.logits[:, :-1]  # (B, L-1, V)
     target = batch.labels[:, 1:]

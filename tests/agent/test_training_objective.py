@@ -354,8 +354,8 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
     """`compute_losses(match_weight=W)`: a `lit` example carries its screen painted plainly; ``match`` is the
     squared distance of its hidden states (at AUX_LAYER) to the twin's, relative to the twin's squared norm, over
     the repainted cells plus over every other position (hand-computed here), 0 when the twin is the screen itself,
-    and reaches the vision tower; a ``teacher`` gives the targets instead (and gets no gradient); other examples
-    have no twin, and W = 0 neither forwards the twins nor adds anything."""
+    and reaches the vision tower; other examples have no twin. A ``teacher`` gives the targets instead (and gets no
+    gradient), for every example of the batch (the others as they are). W = 0 forwards no twin and adds nothing."""
     import copy
     import dataclasses
 
@@ -378,15 +378,18 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
         for p in teacher.model.visual.parameters():
             p.add_(0.01 * torch.randn_like(p))
 
-    def expected(source):
+    def expected(source, rows):
+        """The match loss by hand, the targets from ``source`` on the examples ``rows`` of the batch."""
+        examples = [batch.examples[b] for b in rows]
         with torch.no_grad():
             got = model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
-            twins = collate([dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in lit], pad, model)
+            twins = collate([e if e.plain_pixel_values is None else
+                             dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in examples], pad, model)
             want = source(**twins.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
         total = 0.0
         for repainted in (True, False):
             a, t = [], []
-            for i, (b, e) in enumerate(((0, lit[0]), (2, lit[1]))):
+            for i, (b, e) in enumerate(zip(rows, examples)):
                 n = e.input_ids.numel()
                 on = torch.zeros(n, dtype=torch.bool)
                 on[e.cell_pos[e.cell_lit]] = True
@@ -405,7 +408,7 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
         assert len(forwards) == 2  # the batch and its two lit examples' twins
         total.backward()
         assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.model.visual.parameters())
-        assert stats["match"] == pytest.approx(expected(model), rel=1e-4) and stats["match"] > 0
+        assert stats["match"] == pytest.approx(expected(model, [0, 2]), rel=1e-4) and stats["match"] > 0
         forwards.clear()
         rest, without = compute_losses(model, heads, tap, batch, section)
         assert len(forwards) == 1 and without["match"] == 0.0
@@ -415,8 +418,8 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
         assert same["match"] == pytest.approx(0.0, abs=1e-10)
         forwards.clear()
         _, taught = compute_losses(model, heads, tap, batch, section, match_weight=2.0, teacher=teacher)
-        assert len(forwards) == 1  # the twins went through the teacher
-        assert taught["match"] == pytest.approx(expected(teacher), rel=1e-4)
+        assert len(forwards) == 1  # the twins, and the plain example as it is, went through the teacher
+        assert taught["match"] == pytest.approx(expected(teacher, [0, 1, 2]), rel=1e-4)
         assert taught["match"] != pytest.approx(stats["match"], rel=1e-3)
         assert all(p.grad is None for p in teacher.parameters())
     finally:
