@@ -353,13 +353,13 @@ def test_the_read_probe_prints_a_checkpoints_table_and_refuses_a_model_directory
 def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins(gui_tiny):
     """`compute_losses(match_weight=W)`: a `lit` example carries its screen painted plainly; ``match`` is the
     squared distance of its hidden states (at AUX_LAYER) to the twin's, relative to the twin's squared norm, over
-    the repainted cells plus over every other position (hand-computed here), 0 when the twin is the screen itself,
-    and reaches the vision tower; other examples have no twin. A ``teacher`` gives the targets instead (and gets no
+    the repainted cells plus MATCH_ANCHOR times that over every other position (hand-computed here), 0 when the twin
+    is the screen itself, and reaches the vision tower; other examples have no twin. A ``teacher`` gives the targets instead (and gets no
     gradient), for every example of the batch (the others as they are). W = 0 forwards no twin and adds nothing."""
     import copy
     import dataclasses
 
-    from agent.training.objective import AUX_LAYER, AttentionTap, AuxHeads, compute_losses
+    from agent.training.objective import AUX_LAYER, MATCH_ANCHOR, AttentionTap, AuxHeads, compute_losses
 
     model, pad = gui_tiny.model, gui_tiny.tokenizer.pad_token_id
     lit = [encode_episode(synthdesk.lit(random.Random(seed)), gui_tiny.processor) for seed in range(2)]
@@ -387,7 +387,7 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
                              dataclasses.replace(e, pixel_values=e.plain_pixel_values) for e in examples], pad, model)
             want = source(**twins.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
         total = 0.0
-        for repainted in (True, False):
+        for repainted, weight in ((True, 1.0), (False, MATCH_ANCHOR)):
             a, t = [], []
             for i, (b, e) in enumerate(zip(rows, examples)):
                 n = e.input_ids.numel()
@@ -397,7 +397,7 @@ def test_the_match_loss_pulls_a_lit_screens_hidden_states_toward_its_plain_twins
                 a.append(got[b, :n][keep])
                 t.append(want[i, :n][keep])
             a, t = torch.cat(a), torch.cat(t)
-            total += float((a - t).pow(2).sum(-1).mean() / t.pow(2).sum(-1).mean())
+            total += weight * float((a - t).pow(2).sum(-1).mean() / t.pow(2).sum(-1).mean())
         return total
 
     forwards = []
