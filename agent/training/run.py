@@ -39,6 +39,11 @@ instruction's with. Continuations of 500 steps with these aids (W = 20; with K =
 of them at their ends (README: rw1, lit1, vis1). Where reading is learnt, it is learnt for both: a run from scratch
 with ``lit_every`` 2 (``inverted_read_weight`` 5, seed 0, 700 steps) read 80 of 86 inverted menu title cells and 37
 of 69 inverted list item cells at the end of its 600-step reading phase (normal: 96% and 79%).
+``match_weight`` W > 0 (needs ``lit_every``) adds the ``match`` loss (`objective._match_loss`): the cells a lit
+screen repaints are asked for the hidden states the same screen painted plainly gives them, from the frozen ``init``
+model in a continuation (`_match_teacher`), the rest of every example for what that model gives it. With a third
+vision block (``vision_depth`` 3) and a reading phase it taught the shipped model to read inverted menu titles
+(README: mt4 to mt8), which no continuation had learnt before.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final

@@ -154,22 +154,22 @@ def test_pointer_losses_are_computed_from_the_models_own_attention_and_head_outp
     assert n == sum(p.queries.numel() for _, p in coordinate) and point_acc == hits / n
 
 
-def _probe():
-    """bench/gui_tiny_probe.py as a module."""
+def _bench(name: str):
+    """bench/<name>.py as a module."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "bench" / "gui_tiny_probe.py"
-    spec = importlib.util.spec_from_file_location("gui_tiny_probe", path)
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    return probe
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_probe_sorts_a_pointers_top_key_by_where_it_lands(gui_tiny):
     """bench/gui_tiny_probe.py's `landing`: target, the target's word elsewhere on its screen, another cell of its
     screen, a cell of an earlier screen, or a text token."""
-    probe = _probe()
+    probe = _bench("gui_tiny_probe")
     ex = encode_episode(synthdesk.episode(random.Random(7), "episode"), gui_tiny.processor)
     tokens = (ex.image_grid_thw.prod(-1) // 4).cumsum(0).tolist()
     p = [p for p in ex.pointers if p.axis == "x"][-1]  # a click on a later screen, whose word an earlier one showed
@@ -200,7 +200,7 @@ def test_the_probe_reads_a_model_directory_and_the_grounding_tasks_an_eval_run_m
 
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    probe = _probe()
+    probe = _bench("gui_tiny_probe")
     shipped = Path(__file__).resolve().parents[2] / "agent" / "models" / "gui_tiny"
     bundle, heads, step = probe.load_checkpoint(shipped)
     weights = Qwen2_5_VLForConditionalGeneration.from_pretrained(shipped, dtype=torch.float32).state_dict()
@@ -301,25 +301,13 @@ def test_the_read_loss_weighs_the_cells_of_inverted_widgets_as_asked(gui_tiny):
     assert weighted["inv_acc"] == pytest.approx(float(right.float().mean()))
 
 
-def _read_probe():
-    """bench/read_probe.py as a module."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "read_probe.py"
-    spec = importlib.util.spec_from_file_location("read_probe", path)
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    return probe
-
-
 def test_the_read_probe_tallies_word_cells_by_widget_role_and_inverted_look(gui_tiny, monkeypatch):
     """bench/read_probe.py's `read_by_look`: every word cell counted once, under the role and look of the widget it
     shows; a cell counts as read exactly when the probe names its class (an oracle reads all, a wrong one none)."""
     from agent.training.examples import CELL_CLASSES
     from agent.training.objective import AuxHeads
 
-    probe = _read_probe()
+    probe = _bench("read_probe")
     episodes = [synthdesk.beside(random.Random(seed)) for seed in range(3)]
     heads = AuxHeads(gui_tiny.model.config.get_text_config().hidden_size).eval()
     real = probe.read_by_look(gui_tiny, heads, episodes)
@@ -339,7 +327,7 @@ def test_the_read_probe_prints_a_checkpoints_table_and_refuses_a_model_directory
     no read probe and is refused by name."""
     from agent.training.objective import AuxHeads
 
-    probe = _read_probe()
+    probe = _bench("read_probe")
     heads = AuxHeads(gui_tiny.model.config.get_text_config().hidden_size)
     torch.save({"model": gui_tiny.model.state_dict(), "heads": heads.state_dict(), "step": 7}, tmp_path / "ck.pt")
     assert probe.main([str(tmp_path / "ck.pt"), "--screens", "2", "--seed", "3"]) == 0

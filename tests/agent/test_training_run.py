@@ -325,19 +325,12 @@ def test_inverted_read_weight_reaches_the_loss_and_old_checkpoints_resume_as_eve
     """``--inverted-read-weight W`` is validated (a number >= 1), reaches `compute_losses` as ``inverted_weight`` on
     every step, and a checkpoint from before the option resumes as 1 (every cell read evenly, what it did)."""
     from agent.cli import main
-    from agent.training import run as run_module
 
     for bad in (0.5, float("nan"), float("inf"), True, "2"):
         with pytest.raises(ValueError, match="inverted_read_weight="):
             TrainConfig(out=tmp_path, inverted_read_weight=bad)
     assert TrainConfig(out=tmp_path, inverted_read_weight=3).saved()["inverted_read_weight"] == "3.0"
-    real, weights = run_module.compute_losses, []
-
-    def spy(*args, inverted_weight=1.0, **kwargs):
-        weights.append(inverted_weight)
-        return real(*args, inverted_weight=inverted_weight, **kwargs)
-
-    monkeypatch.setattr(run_module, "compute_losses", spy)
+    weights = _spy_on_losses(monkeypatch, "inverted_weight", 1.0)
     old = tmp_path / "old"
     assert main(["train", "--out", str(old), "--steps", "2", "--batch", "1", "--procs", "1", "--inverted-read-weight",
                  "7", "--reading-steps", "1", "--checkpoint-every", "1", "-q"]) == 0
@@ -399,20 +392,13 @@ def test_match_weight_needs_lit_screens_reaches_the_loss_and_old_checkpoints_res
     """``--match-weight W``: a number >= 0, refused without ``lit_every`` (no lit screen, no twin: the loss would be a
     silent 0), passed to `compute_losses` every step; a checkpoint from before the option resumes as 0."""
     from agent.cli import main
-    from agent.training import run as run_module
 
     for bad in (-1.0, float("nan"), float("inf"), True, "2"):
         with pytest.raises(ValueError, match="match_weight="):
             TrainConfig(out=tmp_path, match_weight=bad, lit_every=2)
     with pytest.raises(ValueError, match="needs lit_every"):
         TrainConfig(out=tmp_path, match_weight=0.5)
-    real, weights = run_module.compute_losses, []
-
-    def spy(*args, match_weight=0.0, **kwargs):
-        weights.append(match_weight)
-        return real(*args, match_weight=match_weight, **kwargs)
-
-    monkeypatch.setattr(run_module, "compute_losses", spy)
+    weights = _spy_on_losses(monkeypatch, "match_weight", 0.0)
     old = tmp_path / "old"
     assert main(["train", "--out", str(old), "--steps", "2", "--batch", "1", "--procs", "1", "--lit-every", "1",
                  "--match-weight", "0.5", "--reading-steps", "1", "--checkpoint-every", "1", "-q"]) == 0
@@ -435,15 +421,8 @@ def test_heads_first_fits_every_head_even_inside_a_reading_phase(tmp_path, monke
     """A continuation with a reading phase and heads-first steps: the heads-first steps compute every loss (all the
     probes fit before the model moves), the remaining reading steps the reading losses alone, then every loss."""
     from agent.models.loading import packaged_dir
-    from agent.training import run as run_module
 
-    real, reading = run_module.compute_losses, []
-
-    def spy(*args, reading_only=False, **kwargs):
-        reading.append(reading_only)
-        return real(*args, reading_only=reading_only, **kwargs)
-
-    monkeypatch.setattr(run_module, "compute_losses", spy)
+    reading = _spy_on_losses(monkeypatch, "reading_only", False)
     cfg = TrainConfig(out=tmp_path / "r", steps=6, batch=1, reading_steps=3, heads_first=2, procs=1,
                       init=packaged_dir("gui-tiny"), checkpoint_every=6)
     train(cfg, progress=False)
@@ -466,3 +445,18 @@ def test_a_continuation_matches_against_its_starting_model_frozen(tmp_path):
     assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
     assert run_module._match_teacher(dataclasses.replace(cfg, match_weight=0.0, lit_every=0)) is None
     assert run_module._match_teacher(TrainConfig(out=tmp_path / "s", lit_every=2, match_weight=1.0)) is None
+
+
+def _spy_on_losses(monkeypatch, option: str, default) -> list:
+    """The value of ``option`` (``default`` where not passed) of every `compute_losses` call a training run makes
+    from now on; the real function still runs."""
+    from agent.training import run as run_module
+
+    real, seen = run_module.compute_losses, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get(option, default))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "compute_losses", spy)
+    return seen
