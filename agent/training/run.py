@@ -255,9 +255,7 @@ def _replica(cfg: TrainConfig) -> tuple[Any, AuxHeads, torch.optim.AdamW]:
         bundle = build_gui_tiny(cfg.seed, lm_layers=cfg.lm_layers, vision_depth=cfg.vision_depth,
                                 kv_heads=cfg.kv_heads)
     else:
-        lm_layers, vision_depth, kv_heads = config_sizes(cfg.init)
-        bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads)
-        bundle.model.load_state_dict(_trained_weights(cfg.init))
+        bundle = _init_bundle(cfg)
     with torch.random.fork_rng(devices=[]):  # the heads' initial weights come from the seed, not the global RNG
         torch.manual_seed(cfg.seed)
         heads = AuxHeads(bundle.model.config.get_text_config().hidden_size)
@@ -282,10 +280,15 @@ def _match_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
     gradient)."""
     if cfg.init is None or not cfg.match_weight:
         return None
+    return _init_bundle(cfg).model.eval().requires_grad_(False)
+
+
+def _init_bundle(cfg: TrainConfig):
+    """gui-tiny of the ``init`` directory's sizes holding its weights (`_trained_weights`)."""
     lm_layers, vision_depth, kv_heads = config_sizes(cfg.init)
-    teacher = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads).model
-    teacher.load_state_dict(_trained_weights(cfg.init))
-    return teacher.eval().requires_grad_(False)
+    bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads)
+    bundle.model.load_state_dict(_trained_weights(cfg.init))
+    return bundle
 
 
 def _trained_weights(directory: Path) -> dict[str, torch.Tensor]:
