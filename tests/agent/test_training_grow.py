@@ -38,13 +38,15 @@ def _logits(model, examples, pad_id):
 
 def test_a_deepened_model_computes_exactly_what_the_trained_one_does(shipped):
     bundle, examples = shipped
-    grown = deepen(bundle.model, 6, 3, seed=1)
-    assert sizes_of(grown) == (6, 3) and grown.config.vision_config.fullatt_block_indexes == [2]
+    lm, vision = sizes_of(bundle.model)  # 4 LM layers; 2 vision blocks or 3 (a deepened ancestor)
+    grown = deepen(bundle.model, lm + 2, vision + 1, seed=1)
+    assert sizes_of(grown) == (lm + 2, vision + 1)
+    assert grown.config.vision_config.fullatt_block_indexes == [vision]
     pad = bundle.tokenizer.pad_token_id
     assert torch.equal(_logits(grown, examples, pad), _logits(bundle.model, examples, pad))
     trained, state = bundle.model.state_dict(), grown.state_dict()
     # the trained layers sit first and last; the new ones in between write nothing but read with random weights
-    for new, old in ((0, 0), (3, 1), (5, 3)):
+    for new, old in ((0, 0), (3, 1), (lm + 1, lm - 1)):
         assert torch.equal(state[f"model.language_model.layers.{new}.self_attn.q_proj.weight"],
                            trained[f"model.language_model.layers.{old}.self_attn.q_proj.weight"])
     for new in (1, 2):
@@ -54,19 +56,21 @@ def test_a_deepened_model_computes_exactly_what_the_trained_one_does(shipped):
         assert state[layer + "mlp.up_proj.weight"].std() > 0.01
     assert not state["model.visual.blocks.1.attn.proj.weight"].any()
     assert not state["model.visual.blocks.1.mlp.down_proj.bias"].any()
-    assert torch.equal(state["model.visual.blocks.2.attn.qkv.weight"], trained["model.visual.blocks.1.attn.qkv.weight"])
+    assert torch.equal(state[f"model.visual.blocks.{vision}.attn.qkv.weight"],
+                       trained[f"model.visual.blocks.{vision - 1}.attn.qkv.weight"])
     state["model.language_model.layers.0.self_attn.q_proj.weight"].add_(1.0)  # copies, not shared storage
     assert not torch.equal(bundle.model.state_dict()["model.language_model.layers.0.self_attn.q_proj.weight"],
                            state["model.language_model.layers.0.self_attn.q_proj.weight"])
     with pytest.raises(ValueError, match="added, never removed"):
-        deepen(bundle.model, 3, 2)
+        deepen(bundle.model, lm - 1, vision)
 
 
 def test_the_new_layers_output_projections_learn_from_the_first_step(shipped):
     """Their inputs are random, so the zero output projections get gradients at once (zero on both sides would
     leave the block dead), and the losses that name layers from the end still find the trained ones."""
     bundle, examples = shipped
-    grown = deepen(bundle.model, 5, 3, seed=2).train()
+    lm, vision = sizes_of(bundle.model)
+    grown = deepen(bundle.model, lm + 1, vision + 1, seed=2).train()
     tap = AttentionTap.of(grown)
     try:
         loss, stats = compute_losses(grown, AuxHeads(256), tap, collate(examples, bundle.tokenizer.pad_token_id, grown),

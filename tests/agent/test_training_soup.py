@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agent.training.grow import widen_kv
-from agent.training.gui_tiny import build_gui_tiny, kv_heads_of
+from agent.training.gui_tiny import build_gui_tiny, kv_heads_of, sizes_of
 from agent.training.soup import average_models
 
 
@@ -35,14 +35,16 @@ def test_an_average_of_the_shipped_model_and_another_exports_and_loads(tmp_path,
     from agent.models.loading import packaged_dir
 
     other = tmp_path / "other"
-    widen_kv(build_gui_tiny(5).model, 4).save_pretrained(other)
+    shipped_model = Qwen2_5_VLForConditionalGeneration.from_pretrained(packaged_dir("gui-tiny"))
+    lm_layers, vision_depth = sizes_of(shipped_model)  # the other model must be as deep: only KV heads are widened
+    widen_kv(build_gui_tiny(5, lm_layers=lm_layers, vision_depth=vision_depth).model, 4).save_pretrained(other)
     assert main(["train", "--out", str(tmp_path / "soup"), "--average", "gui-tiny", str(other), "-q"]) == 0
     state = torch.load(tmp_path / "soup" / "checkpoint.pt", weights_only=True)
     assert state["averaged"] == ["gui-tiny", str(other)]
     assert main(["train", "--out", str(tmp_path / "soup"), "--export", str(tmp_path / "export"), "-q"]) == 0
     loaded = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path / "export", dtype=torch.float32)
     assert kv_heads_of(loaded) == 4
-    shipped = widen_kv(Qwen2_5_VLForConditionalGeneration.from_pretrained(packaged_dir("gui-tiny")), 4).state_dict()
+    shipped = widen_kv(shipped_model, 4).state_dict()
     name = "model.language_model.embed_tokens.weight"
     expected = (shipped[name] + Qwen2_5_VLForConditionalGeneration.from_pretrained(other).state_dict()[name]) / 2
     assert torch.allclose(loaded.state_dict()[name], expected)
