@@ -284,11 +284,11 @@ def test_the_read_loss_weighs_the_cells_of_inverted_widgets_as_asked(gui_tiny):
     examples, batch, heads, even = _losses_without_grad(gui_tiny, [(6, "episode")])  # a delete: a selected item
     torch.manual_seed(0)
     _, _, _, weighted = _losses_without_grad(gui_tiny, [(6, "episode")], inverted_weight=5.0)
-    with torch.no_grad():
-        hidden = gui_tiny.model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
     ex = examples[0]
-    logits = heads.read(hidden[0, ex.cell_pos])
-    ce = F.cross_entropy(logits, ex.cell_class, reduction="none")
+    with torch.no_grad():  # the heads too: a scalar of a graph is what torch warns about
+        hidden = gui_tiny.model(**batch.inputs, output_hidden_states=True, use_cache=False).hidden_states[AUX_LAYER]
+        logits = heads.read(hidden[0, ex.cell_pos])
+        ce = F.cross_entropy(logits, ex.cell_class, reduction="none")
     inverted = ex.cell_inverted
     assert 0 < int(inverted.sum()) < inverted.numel()
     assert even["read"] == pytest.approx(float(ce.mean()), rel=1e-5)
