@@ -311,8 +311,8 @@ def _match_loss(hidden: torch.Tensor, batch: Batch, rows: list[int], plain: torc
 
     The read loss names inverted labels through a probe; the first term asks the image path for the representation
     the same word gets drawn plainly, which is what the pointer matches the instruction against. Continuations with
-    the read loss alone, even weighted 20x with the vision tower at 10x the rate, left the shipped model unable to
-    read inverted menu titles (README: rw1, lit1, vis1). The second term keeps everything else where the targets
+    the read loss alone, even weighted 20x with the vision tower at 10x the rate, left soup5 (then shipped) unable
+    to read inverted menu titles (README: rw1, lit1, vis1). The second term keeps everything else where the targets
     have it: with a frozen teacher (a continuation), which gives the targets of every example of the batch, the
     layers after ``AUX_LAYER`` see what they were trained on (mt6, which anchored the lit examples alone, fell from
     283 to 262 of 300 held-out grounding screens over its reading phase)."""

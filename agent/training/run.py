@@ -18,14 +18,11 @@ lengths. One in ``GLANCE_EVERY`` examples of a grounding step is a glance (`task
 memory step with its notice still on screen, as short as a grounding screen): nothing else teaches writing a word
 or code read off a screen, which every memory step needs. With ``inverted_every`` K > 0, example 1 of every K of a
 grounding step is a grounding task whose target is drawn inverted (`tasks.synthdesk.training.inverted`: an open
-menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, of which soup3 (the
-mean shipped until 2026-12-06 13:30) clicked about a quarter (open menu titles 4 of 14, selected list items 1 of 9)
-against 97% of the other targets. With ``beside_every`` K > 0, example 2 of every K (after glances and inverted ones)
-is `synthdesk.training.beside`: a screen with an inverted widget whose target is that widget or, half the time, its
-neighbour, so that no prior ("inverted is never next" from the episodes, "inverted is the target" from
-``inverted_every``) decides the click. bes1 (soup3 + 500 steps, ``beside_every`` 4) clicked 16 of the 32 inverted
-targets of 900 held-out screens (soup3: 6); its mean with soup3 (soup4, 12) continued the same way (bes2) and
-averaged with it (15) is the shipped gui-tiny.
+menu's title, a selected list item, a dialog's default button): 2 to 5% of held-out targets, of which soup3 clicked
+about a quarter against 97% of the other targets. With ``beside_every`` K > 0, example 2 of every K (after glances
+and inverted ones) is `synthdesk.training.beside`: a screen with an inverted widget whose target is that widget or,
+half the time, its neighbour, so that no prior ("inverted is never next" from the episodes, "inverted is the target"
+from ``inverted_every``) decides the click (README: bes1, bes2).
 With ``lit_every`` K > 0, example 0 of every K is `synthdesk.training.lit`: a screen repainted with half its menu
 titles, list items and buttons inverted, which shows the model many inverted labels to learn to read; in the
 reading phase too (example 0 of every K of every step).
@@ -42,8 +39,8 @@ of 69 inverted list item cells at the end of its 600-step reading phase (normal:
 ``match_weight`` W > 0 (needs ``lit_every``) adds the ``match`` loss (`objective._match_loss`): the cells a lit
 screen repaints are asked for the hidden states the same screen painted plainly gives them, from the frozen ``init``
 model in a continuation (`_match_teacher`), the rest of every example for what that model gives it. With a third
-vision block (``vision_depth`` 3) and a reading phase it taught the shipped model to read inverted menu titles
-(README: mt4 to mt8), which no continuation had learnt before.
+vision block (``vision_depth`` 3) and a reading phase it taught soup5 to read inverted menu titles (README: mt4 to
+mt8, and soup7, their lineage's mean, shipped since 2026-12-07), which no continuation had learnt before.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final
@@ -59,9 +56,9 @@ model toward them (ft4n, ft3n continued with fresh heads: ``name`` 7.0 at step 1
 ``heads_first`` (``--heads-first N``) trains fresh heads alone for the first N steps, the model frozen (ft9a, the
 shipped ft5 with N = 100: ``name`` 3.7 -> 0.08 and ``word_acc`` 0.27 -> 0.69 by step 100, about 3 s a step; then the
 reply loss stayed at 0.01-0.02 as the model moved). The heads-first steps fit every head, also where they fall in a
-reading phase (whose own steps train the reading losses alone): mt4, the shipped model continued with a reading
-phase, fitted only the reading probes first, and met the task phase with a random ``where`` probe (``where`` 13.6,
-``carry`` 2.9 at its first step).
+reading phase (whose own steps train the reading losses alone): mt4, soup5 continued with a reading phase, fitted
+only the reading probes first, and met the task phase with a random ``where`` probe (``where`` 13.6, ``carry`` 2.9
+at its first step).
 
 Data parallel: ``procs`` processes (default 2, one CPU thread each) each draw their share of every step's examples
 (example ``b`` goes to process ``b // (batch / procs)``), run forward and backward on them, and average their
@@ -90,6 +87,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from agent.models.tiny import TinyBundle
 from agent.training.config import TrainConfig, config_sizes
 from agent.training.examples import encode_episode
 from agent.training.grow import deepen, widen_kv
@@ -283,7 +281,7 @@ def _match_teacher(cfg: TrainConfig) -> torch.nn.Module | None:
     return _init_bundle(cfg).model.eval().requires_grad_(False)
 
 
-def _init_bundle(cfg: TrainConfig):
+def _init_bundle(cfg: TrainConfig) -> TinyBundle:
     """gui-tiny of the ``init`` directory's sizes holding its weights (`_trained_weights`)."""
     lm_layers, vision_depth, kv_heads = config_sizes(cfg.init)
     bundle = build_gui_tiny(cfg.seed, lm_layers=lm_layers, vision_depth=vision_depth, kv_heads=kv_heads)
