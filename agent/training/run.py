@@ -40,7 +40,7 @@ of 69 inverted list item cells at the end of its 600-step reading phase (normal:
 screen repaints are asked for the hidden states the same screen painted plainly gives them, from the frozen ``init``
 model in a continuation (`_match_teacher`), the rest of every example for what that model gives it. With a third
 vision block (``vision_depth`` 3) and a reading phase it taught soup5 to read inverted menu titles (README: mt4 to
-mt8, and soup7, their lineage's mean, shipped since 2026-12-07), which no continuation had learnt before.
+mt8, and soup7 and soup10, this lineage's means, shipped since 2026-12-07), which no continuation had learnt before.
 
 Continuing (``init``, ``--init DIR``): the model starts from a trained gui-tiny directory (weights only: the
 auxiliary heads and the optimiser start fresh, so ``warmup`` matters) and every step draws from the curriculum's final

@@ -12,7 +12,7 @@ kv4 missed 35, 33 and 26 of the seed-1 300, 14 of them all three), and the mean 
 trained further and averaged again: ms1, that mean after 500 more steps, clicked 542, and the mean of the two
 (soup2) 555; the mean of soup2 and two more of its continuations (ms2, and inv1 with ``--inverted-every 8``),
 soup3, 561; the mean of soup3 and its continuation bes1 (``--beside-every 4``), soup4, 563; the mean of soup4 and
-its continuation bes2 (the same option), soup5, 565; the shipped soup7 is a mean of means too (README). The
+its continuation bes2 (the same option), soup5, 565; the shipped soup10 is a mean of means too (README). The
 auxiliary heads are not averaged: the checkpoint holds none, so a run that continues the mean starts fresh ones
 (``--heads-first``).
 """
