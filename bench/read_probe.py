@@ -11,7 +11,7 @@ titles, list items and buttons inverted instead. Only cells whose label is a voc
 
 Usage: ``python bench/read_probe.py runs/X [--screens 60] [--seed 12345] [--draw beside|lit]`` (a run directory or
 its checkpoint.pt: the probe is the run's own head; a model directory has none). About a second a screen on one core.
-The shipped model's probe (fitted with the model frozen, the first 100 steps of a ``--heads-first 100`` run) named
+soup5's probe (shipped then; fitted with the model frozen, the first 100 steps of a ``--heads-first 100`` run) named
 0 of 86 inverted menu title cells and 3 of 69 inverted list item cells of the default 60 screens (README).
 """
 

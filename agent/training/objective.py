@@ -358,7 +358,7 @@ def compute_losses(model: nn.Module, heads: AuxHeads, tap: AttentionTap, batch: 
     the accent colour), 0 when the batch shows none.
     landed: see `_pointer_loss` (a diagnostic: where the coordinate pointers look).
     inverted_weight: the ``read`` loss weighs each cell of an inverted widget this many times as much as any other
-    cell (a weighted mean). A probe fitted to the gui-tiny shipped since 2026-12-06 16:30 (100 steps, the model frozen)
+    cell (a weighted mean). A probe fitted to soup5 (gui-tiny shipped 2026-12-06 to 12-07; 100 steps, the model frozen)
     named the word on 0 of 86 cells of inverted menu titles and 3 of 69 of inverted list items (drawn normally: 94%
     and 89%; the inverted "OK" of every dialog: all): they are a few cells in a thousand of the training screens, so
     the read loss hardly asks for them, and a pointer cannot match an instruction's word to a cell that does not

@@ -53,8 +53,8 @@ starts the auxiliary heads from the final checkpoint of the run that trained ``i
 fresh heads are random probes, and until they fit, the losses read through them (``name``, ``carry``) pull the
 model toward them (ft4n, ft3n continued with fresh heads: ``name`` 7.0 at step 1, the reply loss 0.026 -> 0.048 and
 ``note`` 0.27 -> 0.67 by step 38). Where no such checkpoint is left (the shipped directory holds no heads),
-``heads_first`` (``--heads-first N``) trains fresh heads alone for the first N steps, the model frozen (ft9a, the
-shipped ft5 with N = 100: ``name`` 3.7 -> 0.08 and ``word_acc`` 0.27 -> 0.69 by step 100, about 3 s a step; then the
+``heads_first`` (``--heads-first N``) trains fresh heads alone for the first N steps, the model frozen (ft9a, ft5
+(shipped then) with N = 100: ``name`` 3.7 -> 0.08 and ``word_acc`` 0.27 -> 0.69 by step 100, about 3 s a step; then the
 reply loss stayed at 0.01-0.02 as the model moved). The heads-first steps fit every head, also where they fall in a
 reading phase (whose own steps train the reading losses alone): mt4, soup5 continued with a reading phase, fitted
 only the reading probes first, and met the task phase with a random ``where`` probe (``where`` 13.6, ``carry`` 2.9

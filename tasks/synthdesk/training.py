@@ -26,7 +26,7 @@ under `target_point`, `(y // 28) * (width // 28) + x // 28`, and `target_tokens`
 
 `lit(rng, density=None) -> TrainEpisode` is a third: a grounding task of the train split whose screen is repainted with
 half of its menu titles, list items and buttons (at least one) drawn inverted, whatever the app state says, and whose
-target is, half the time, one of those. A probe of the gui-tiny shipped since 2026-12-06 16:30 named the word on 0 of 86
+target is, half the time, one of those. A probe of soup5 (shipped 2026-12-06 to 12-07) named the word on 0 of 86
 cells of inverted menu titles and 3 of 69 of inverted list items (drawn normally: 94% and 89%; the inverted "OK" of
 every dialog, one word seen in thousands of dialogs: 44 of 44): an inverted menu title or list item on a few screens
 in a hundred, each word rarely, is too little to learn reading white on the accent colour, which a linear reader of
